@@ -1,0 +1,118 @@
+//! Who may do what: the access roles carried in tokens and the permissions each grants.
+
+use crate::metrics::{Perspective, named_enum};
+
+named_enum! {
+    /// An access role carried in a token's `roles` claim (written in lower case there).
+    AccessRole {
+        /// Everything in its organization.
+        Admin => "ADMIN",
+        /// Reads all; writes company goals, trade-off rules, governance and decisions.
+        Executive => "EXECUTIVE",
+        /// Reads all; writes financial observations, revenue events, incentive plans, payouts.
+        Finance => "FINANCE",
+        /// The glossary, segments, stages, metric trees, dashboards, observations, accounts.
+        Revops => "REVOPS",
+        /// People, teams, roles, role KPI assignments, plan assignments; reads payouts.
+        Hr => "HR",
+        /// Goals, OKRs and check-ins of its teams; reads its reports' scorecards and payouts.
+        Manager => "MANAGER",
+        /// Reads organization-visible data; checks in on own key results.
+        Member => "MEMBER",
+        /// Read-only service account for BI tools.
+        Bi => "BI",
+        /// Service account that may only run the HR sync.
+        HrSync => "HR_SYNC",
+    }
+}
+
+impl AccessRole {
+    /// Parses the lower-case spelling used in token claims (`admin`, `hr_sync`, ...).
+    pub fn from_claim(claim: &str) -> Option<Self> {
+        claim.to_ascii_uppercase().parse().ok()
+    }
+
+    /// The lower-case spelling used in token claims.
+    pub fn claim(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
+/// Something a caller may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read organization-visible data: glossary, segments, stages, observations, series.
+    ReadOrgData,
+    /// Define, change, approve and retire metrics.
+    ManageGlossary,
+    /// Create and change segments and journey stages.
+    ManageDimensions,
+    /// Record observations of metrics in the given perspective.
+    RecordObservations(Perspective),
+    /// Read the audit trail.
+    ReadAudit,
+}
+
+/// Whether a single role grants a permission.
+pub fn role_allows(role: AccessRole, permission: Permission) -> bool {
+    use AccessRole::*;
+    match permission {
+        Permission::ReadOrgData => role != HrSync,
+        Permission::ManageGlossary | Permission::ManageDimensions => matches!(role, Admin | Revops),
+        Permission::RecordObservations(perspective) => match role {
+            Admin | Revops => true,
+            Finance => perspective == Perspective::Financial,
+            _ => false,
+        },
+        Permission::ReadAudit => role == Admin,
+    }
+}
+
+/// Whether any of the caller's roles grants a permission.
+pub fn allows(roles: &[AccessRole], permission: Permission) -> bool {
+    roles.iter().any(|r| role_allows(*r, permission))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AccessRole::*;
+
+    #[test]
+    fn claims_parse_case_insensitively_and_round_trip() {
+        assert_eq!(AccessRole::from_claim("hr_sync"), Some(HrSync));
+        assert_eq!(AccessRole::from_claim("ADMIN"), Some(Admin));
+        assert_eq!(AccessRole::from_claim("root"), None);
+        for role in AccessRole::ALL {
+            assert_eq!(AccessRole::from_claim(&role.claim()), Some(*role));
+        }
+    }
+
+    #[test]
+    fn only_admin_and_revops_manage_the_glossary() {
+        for role in AccessRole::ALL {
+            assert_eq!(
+                role_allows(*role, Permission::ManageGlossary),
+                matches!(role, Admin | Revops),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn finance_records_only_financial_observations() {
+        assert!(allows(&[Finance], Permission::RecordObservations(Perspective::Financial)));
+        assert!(!allows(&[Finance], Permission::RecordObservations(Perspective::Customer)));
+        assert!(allows(&[Revops], Permission::RecordObservations(Perspective::Customer)));
+        assert!(!allows(&[Bi, Member, Executive], Permission::RecordObservations(Perspective::Financial)));
+    }
+
+    #[test]
+    fn hr_sync_reads_nothing_and_only_admin_reads_audit() {
+        assert!(!allows(&[HrSync], Permission::ReadOrgData));
+        assert!(allows(&[Bi], Permission::ReadOrgData));
+        assert!(allows(&[Admin], Permission::ReadAudit));
+        assert!(!allows(&[Executive, Finance, Revops, Hr, Bi], Permission::ReadAudit));
+        assert!(!allows(&[], Permission::ReadOrgData));
+    }
+}

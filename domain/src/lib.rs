@@ -1,0 +1,13 @@
+//! Tandem's business types and rules, free of I/O.
+//!
+//! Every value here is valid once built: parse functions return a typed error naming what is
+//! wrong, and the layers above attach the offending input field.
+
+pub mod access;
+pub mod error;
+pub mod metrics;
+pub mod periods;
+pub mod rollup;
+pub mod segments;
+
+pub use error::{Invalid, RuleViolation};

@@ -1,0 +1,355 @@
+//! Rolling observations up into a series: by coarser periods, and across or by segments
+//! and journey stages, following the metric's aggregation.
+//!
+//! Rules (see also `docs/series.md`):
+//! - Source granularity: the coarsest recorded granularity that rolls into the requested one
+//!   is used, so a metric recorded both daily and monthly is never counted twice.
+//! - A dimension that is not broken down uses the rows recorded without it (the organization's
+//!   own total) when there are any, and otherwise combines the rows of every value of it.
+//!   A dimension that is broken down uses only the rows that name a value of it.
+//! - `LAST` takes, in each bucket, the rows of the latest source period and adds them up
+//!   (balances such as ARR add across segments).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use thiserror::Error;
+
+use crate::metrics::Aggregation;
+use crate::periods::{Granularity, Period};
+
+/// One recorded value, keyed by whatever identifies segments and stages in the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact<K> {
+    /// The period the value is for.
+    pub period: Period,
+    /// The segment the value is for; `None` is the all-segments figure.
+    pub segment: Option<K>,
+    /// The journey stage the value is for; `None` is the all-stages figure.
+    pub stage: Option<K>,
+    /// The value.
+    pub value: Decimal,
+}
+
+/// Which dimensions a series is broken down by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Breakdown {
+    /// One point per segment.
+    pub by_segment: bool,
+    /// One point per journey stage.
+    pub by_stage: bool,
+}
+
+/// One point of a rolled-up series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point<K> {
+    /// The bucket, at the requested granularity.
+    pub period: Period,
+    /// The segment, when broken down by segment.
+    pub segment: Option<K>,
+    /// The stage, when broken down by stage.
+    pub stage: Option<K>,
+    /// The aggregated value.
+    pub value: Decimal,
+    /// How many recorded values went into it.
+    pub observations: usize,
+}
+
+/// A rolled-up series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series<K> {
+    /// The recorded granularity the points were built from; `None` when nothing matched.
+    pub source_granularity: Option<Granularity>,
+    /// Points ordered by period, then segment, then stage.
+    pub points: Vec<Point<K>>,
+}
+
+/// A roll-up whose result does not fit in a `Decimal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the values are too large to add up exactly")]
+pub struct Overflow;
+
+/// Rolls `facts` up to `granularity` with `aggregation`, broken down as asked.
+pub fn roll_up<K: Ord + Clone>(
+    facts: &[Fact<K>],
+    aggregation: Aggregation,
+    granularity: Granularity,
+    breakdown: Breakdown,
+) -> Result<Series<K>, Overflow> {
+    let source = facts
+        .iter()
+        .map(|f| f.period.granularity())
+        .filter(|g| g.rolls_into(granularity))
+        .max();
+    let Some(source) = source else {
+        return Ok(Series {
+            source_granularity: None,
+            points: Vec::new(),
+        });
+    };
+    let at_source: Vec<&Fact<K>> = facts
+        .iter()
+        .filter(|f| f.period.granularity() == source)
+        .collect();
+    let by_segment = select_dimension(at_source, breakdown.by_segment, |f| f.segment.is_some());
+    let selected = select_dimension(by_segment, breakdown.by_stage, |f| f.stage.is_some());
+
+    type GroupKey<K> = (Period, Option<K>, Option<K>);
+    let mut groups: BTreeMap<GroupKey<K>, Vec<&Fact<K>>> = BTreeMap::new();
+    for fact in selected {
+        let key = (
+            fact.period.bucket(granularity),
+            fact.segment.clone().filter(|_| breakdown.by_segment),
+            fact.stage.clone().filter(|_| breakdown.by_stage),
+        );
+        groups.entry(key).or_default().push(fact);
+    }
+
+    let mut points = Vec::with_capacity(groups.len());
+    for ((period, segment, stage), rows) in groups {
+        points.push(Point {
+            period,
+            segment,
+            stage,
+            value: aggregate(aggregation, &rows)?,
+            observations: rows.len(),
+        });
+    }
+    Ok(Series {
+        source_granularity: Some(source),
+        points,
+    })
+}
+
+/// Keeps the rows a dimension contributes: the named ones when broken down; otherwise the
+/// unnamed totals if there are any, else every row.
+fn select_dimension<'a, K>(
+    rows: Vec<&'a Fact<K>>,
+    broken_down: bool,
+    names_value: impl Fn(&Fact<K>) -> bool,
+) -> Vec<&'a Fact<K>> {
+    if broken_down {
+        return rows.into_iter().filter(|f| names_value(f)).collect();
+    }
+    if rows.iter().any(|f| !names_value(f)) {
+        rows.into_iter().filter(|f| !names_value(f)).collect()
+    } else {
+        rows
+    }
+}
+
+fn checked_sum<'a>(mut values: impl Iterator<Item = &'a Decimal>) -> Result<Decimal, Overflow> {
+    values.try_fold(Decimal::ZERO, |acc, v| acc.checked_add(*v).ok_or(Overflow))
+}
+
+/// Combines the values of one bucket.
+fn aggregate<K>(aggregation: Aggregation, rows: &[&Fact<K>]) -> Result<Decimal, Overflow> {
+    let values = rows.iter().map(|f| &f.value);
+    Ok(match aggregation {
+        Aggregation::Sum => checked_sum(values)?,
+        Aggregation::Average => {
+            let total = checked_sum(values)?;
+            let count = Decimal::from(rows.len().max(1));
+            total.checked_div(count).ok_or(Overflow)?.normalize()
+        }
+        Aggregation::Min => values.min().copied().unwrap_or_default(),
+        Aggregation::Max => values.max().copied().unwrap_or_default(),
+        Aggregation::Last => {
+            let latest = rows.iter().map(|f| f.period).max();
+            checked_sum(
+                rows.iter()
+                    .filter(|f| Some(f.period) == latest)
+                    .map(|f| &f.value),
+            )?
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    fn day(y: i32, m: u32, d: u32) -> Period {
+        Period::new(NaiveDate::from_ymd_opt(y, m, d).unwrap(), Granularity::Day).unwrap()
+    }
+
+    fn month(y: i32, m: u32) -> Period {
+        Period::new(NaiveDate::from_ymd_opt(y, m, 1).unwrap(), Granularity::Month).unwrap()
+    }
+
+    fn fact(period: Period, seg: Option<u8>, stage: Option<u8>, value: Decimal) -> Fact<u8> {
+        Fact {
+            period,
+            segment: seg,
+            stage,
+            value,
+        }
+    }
+
+    fn values(series: &Series<u8>) -> Vec<Decimal> {
+        series.points.iter().map(|p| p.value).collect()
+    }
+
+    #[test]
+    fn sums_days_into_months_exactly() {
+        let facts = vec![
+            fact(day(2026, 1, 5), None, None, dec!(0.1)),
+            fact(day(2026, 1, 20), None, None, dec!(0.2)),
+            fact(day(2026, 2, 1), None, None, dec!(12345678901234.123456789)),
+        ];
+        let s = roll_up(&facts, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        assert_eq!(s.source_granularity, Some(Granularity::Day));
+        assert_eq!(values(&s), vec![dec!(0.3), dec!(12345678901234.123456789)]);
+        assert_eq!(s.points[0].period, month(2026, 1));
+        assert_eq!(s.points[0].observations, 2);
+    }
+
+    #[test]
+    fn averages_min_max_and_last_follow_the_aggregation() {
+        let facts = vec![
+            fact(month(2026, 1), None, None, dec!(10)),
+            fact(month(2026, 2), None, None, dec!(20)),
+            fact(month(2026, 3), None, None, dec!(15)),
+        ];
+        let q = |agg| {
+            values(&roll_up(&facts, agg, Granularity::Quarter, Breakdown::default()).unwrap())
+        };
+        assert_eq!(q(Aggregation::Average), vec![dec!(15)]);
+        assert_eq!(q(Aggregation::Min), vec![dec!(10)]);
+        assert_eq!(q(Aggregation::Max), vec![dec!(20)]);
+        assert_eq!(q(Aggregation::Last), vec![dec!(15)]);
+        assert_eq!(q(Aggregation::Sum), vec![dec!(45)]);
+    }
+
+    #[test]
+    fn average_of_thirds_is_exact_to_decimal_precision() {
+        let facts = vec![
+            fact(month(2026, 1), None, None, dec!(1)),
+            fact(month(2026, 2), None, None, dec!(0)),
+            fact(month(2026, 3), None, None, dec!(0)),
+        ];
+        let s = roll_up(&facts, Aggregation::Average, Granularity::Quarter, Breakdown::default()).unwrap();
+        assert_eq!(s.points[0].value, dec!(1) / dec!(3));
+    }
+
+    #[test]
+    fn coarsest_usable_granularity_wins_so_nothing_counts_twice() {
+        let facts = vec![
+            fact(day(2026, 1, 5), None, None, dec!(1)),
+            fact(day(2026, 1, 6), None, None, dec!(2)),
+            fact(month(2026, 1), None, None, dec!(100)),
+        ];
+        let monthly = roll_up(&facts, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        assert_eq!(monthly.source_granularity, Some(Granularity::Month));
+        assert_eq!(values(&monthly), vec![dec!(100)]);
+        let daily = roll_up(&facts, Aggregation::Sum, Granularity::Day, Breakdown::default()).unwrap();
+        assert_eq!(values(&daily), vec![dec!(1), dec!(2)]);
+        let weekly = roll_up(&facts, Aggregation::Sum, Granularity::Week, Breakdown::default()).unwrap();
+        assert_eq!(weekly.source_granularity, Some(Granularity::Day));
+        assert_eq!(values(&weekly), vec![dec!(3)]);
+    }
+
+    #[test]
+    fn totals_prefer_unsegmented_rows_and_otherwise_combine_segments() {
+        let with_total = vec![
+            fact(month(2026, 1), Some(1), None, dec!(10)),
+            fact(month(2026, 1), Some(2), None, dec!(20)),
+            fact(month(2026, 1), None, None, dec!(31)),
+        ];
+        let total = roll_up(&with_total, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        assert_eq!(values(&total), vec![dec!(31)]);
+
+        let only_segments = &with_total[..2];
+        let combined = roll_up(only_segments, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        assert_eq!(values(&combined), vec![dec!(30)]);
+
+        let by_segment = Breakdown { by_segment: true, by_stage: false };
+        let split = roll_up(&with_total, Aggregation::Sum, Granularity::Month, by_segment).unwrap();
+        assert_eq!(values(&split), vec![dec!(10), dec!(20)]);
+        assert_eq!(split.points[1].segment, Some(2));
+    }
+
+    #[test]
+    fn breaks_down_by_segment_and_stage_together() {
+        let facts = vec![
+            fact(month(2026, 1), Some(1), Some(7), dec!(1)),
+            fact(month(2026, 2), Some(1), Some(7), dec!(2)),
+            fact(month(2026, 1), Some(1), Some(8), dec!(4)),
+            fact(month(2026, 1), Some(2), Some(7), dec!(8)),
+        ];
+        let both = Breakdown { by_segment: true, by_stage: true };
+        let s = roll_up(&facts, Aggregation::Sum, Granularity::Quarter, both).unwrap();
+        let got: Vec<_> = s.points.iter().map(|p| (p.segment, p.stage, p.value)).collect();
+        assert_eq!(
+            got,
+            vec![(Some(1), Some(7), dec!(3)), (Some(1), Some(8), dec!(4)), (Some(2), Some(7), dec!(8))]
+        );
+        let by_stage = Breakdown { by_segment: false, by_stage: true };
+        let s = roll_up(&facts, Aggregation::Sum, Granularity::Quarter, by_stage).unwrap();
+        let got: Vec<_> = s.points.iter().map(|p| (p.segment, p.stage, p.value)).collect();
+        assert_eq!(got, vec![(None, Some(7), dec!(11)), (None, Some(8), dec!(4))]);
+    }
+
+    #[test]
+    fn last_adds_the_latest_period_across_segments() {
+        let facts = vec![
+            fact(month(2026, 1), Some(1), None, dec!(100)),
+            fact(month(2026, 3), Some(1), None, dec!(120)),
+            fact(month(2026, 3), Some(2), None, dec!(50)),
+        ];
+        let s = roll_up(&facts, Aggregation::Last, Granularity::Quarter, Breakdown::default()).unwrap();
+        assert_eq!(values(&s), vec![dec!(170)]);
+    }
+
+    #[test]
+    fn nothing_finer_than_asked_gives_an_empty_series() {
+        let facts = vec![fact(month(2026, 1), None, None, dec!(1))];
+        let s = roll_up(&facts, Aggregation::Sum, Granularity::Week, Breakdown::default()).unwrap();
+        assert_eq!(s.source_granularity, None);
+        assert!(s.points.is_empty());
+    }
+
+    #[test]
+    fn overflow_is_reported_not_wrapped() {
+        let facts = vec![
+            fact(month(2026, 1), None, None, Decimal::MAX),
+            fact(month(2026, 2), None, None, Decimal::MAX),
+        ];
+        assert_eq!(
+            roll_up(&facts, Aggregation::Sum, Granularity::Year, Breakdown::default()),
+            Err(Overflow)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn summing_by_segment_then_adding_equals_the_combined_total(
+            rows in proptest::collection::vec((0u8..3, 1u32..=28, -1_000_000i64..1_000_000, 0u32..6), 1..60)
+        ) {
+            let facts: Vec<Fact<u8>> = rows
+                .iter()
+                .map(|(seg, d, mantissa, scale)| fact(day(2026, 5, *d), Some(*seg), None, Decimal::new(*mantissa, *scale)))
+                .collect();
+            let combined = roll_up(&facts, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+            let split = roll_up(&facts, Aggregation::Sum, Granularity::Month, Breakdown { by_segment: true, by_stage: false }).unwrap();
+            let split_total: Decimal = split.points.iter().map(|p| p.value).sum();
+            prop_assert_eq!(combined.points.len(), 1);
+            prop_assert_eq!(combined.points[0].value, split_total);
+            let count: usize = split.points.iter().map(|p| p.observations).sum();
+            prop_assert_eq!(count, facts.len());
+        }
+
+        #[test]
+        fn min_never_exceeds_average_which_never_exceeds_max(
+            rows in proptest::collection::vec((1u32..=28, -1_000_000i64..1_000_000), 1..40)
+        ) {
+            let facts: Vec<Fact<u8>> = rows.iter().map(|(d, v)| fact(day(2026, 5, *d), None, None, Decimal::new(*v, 2))).collect();
+            let one = |agg| roll_up(&facts, agg, Granularity::Month, Breakdown::default()).unwrap().points[0].value;
+            prop_assert!(one(Aggregation::Min) <= one(Aggregation::Average));
+            prop_assert!(one(Aggregation::Average) <= one(Aggregation::Max));
+        }
+    }
+}
