@@ -251,6 +251,48 @@ pub struct MetricDefinition {
     pub formula: Option<String>,
 }
 
+/// A change to some fields of a definition; `None` leaves a field as it is. The key never
+/// changes: pipelines and formulas refer to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New definition text.
+    pub definition: Option<String>,
+    /// New unit.
+    pub unit: Option<Unit>,
+    /// New direction.
+    pub direction: Option<Direction>,
+    /// New perspective.
+    pub perspective: Option<Perspective>,
+    /// New kind.
+    pub kind: Option<MetricKind>,
+    /// New aggregation.
+    pub aggregation: Option<Aggregation>,
+    /// New owner team; `Some(None)` clears it.
+    pub owner_team: Option<Option<String>>,
+    /// New formula; `Some(None)` clears it.
+    pub formula: Option<Option<String>>,
+}
+
+impl MetricDefinition {
+    /// The definition with `patch` applied.
+    pub fn apply(&self, patch: &MetricPatch) -> MetricDefinition {
+        MetricDefinition {
+            key: self.key.clone(),
+            name: patch.name.clone().unwrap_or_else(|| self.name.clone()),
+            definition: patch.definition.clone().unwrap_or_else(|| self.definition.clone()),
+            unit: patch.unit.unwrap_or(self.unit),
+            direction: patch.direction.unwrap_or(self.direction),
+            perspective: patch.perspective.unwrap_or(self.perspective),
+            kind: patch.kind.unwrap_or(self.kind),
+            aggregation: patch.aggregation.unwrap_or(self.aggregation),
+            owner_team: patch.owner_team.clone().unwrap_or_else(|| self.owner_team.clone()),
+            formula: patch.formula.clone().unwrap_or_else(|| self.formula.clone()),
+        }
+    }
+}
+
 /// Checks that a definition may be changed while the metric is in `status`.
 pub fn ensure_editable(status: MetricStatus) -> Result<(), RuleViolation> {
     match status {
@@ -325,6 +367,32 @@ mod tests {
         assert!(ensure_editable(MetricStatus::Retired).is_err());
         assert!(ensure_editable(MetricStatus::Approved).is_ok());
         assert!(ensure_recordable(MetricStatus::Retired).is_err());
+    }
+
+    #[test]
+    fn patches_change_only_what_they_name() {
+        let base = MetricDefinition {
+            key: MetricKey::parse("nrr").unwrap(),
+            name: "NRR".into(),
+            definition: "Net revenue retention".into(),
+            unit: Unit::Plain(UnitKind::Ratio),
+            direction: Direction::HigherIsBetter,
+            perspective: Perspective::Financial,
+            kind: MetricKind::Output,
+            aggregation: Aggregation::Last,
+            owner_team: Some("RevOps".into()),
+            formula: None,
+        };
+        assert_eq!(base.apply(&MetricPatch::default()), base);
+        let patched = base.apply(&MetricPatch {
+            name: Some("Net revenue retention".into()),
+            owner_team: Some(None),
+            ..MetricPatch::default()
+        });
+        assert_eq!(patched.name, "Net revenue retention");
+        assert_eq!(patched.owner_team, None);
+        assert_eq!(patched.definition, base.definition);
+        assert_eq!(patched.key, base.key);
     }
 
     #[test]

@@ -133,6 +133,20 @@ impl DateRange {
     pub fn to(self) -> NaiveDate {
         self.to
     }
+
+    /// The range widened to whole periods of `granularity`: from the start of the period
+    /// holding `from` to the end of the period holding `to`.
+    pub fn widen_to(self, granularity: Granularity) -> DateRange {
+        let start = granularity.bucket_start(self.from);
+        let last = Period {
+            start: granularity.bucket_start(self.to),
+            granularity,
+        };
+        DateRange {
+            from: start,
+            to: last.end(),
+        }
+    }
 }
 
 /// The weekday ISO weeks start on.
@@ -202,6 +216,17 @@ mod tests {
         assert!(Granularity::Month.rolls_into(Granularity::Year));
         assert!(!Granularity::Week.rolls_into(Granularity::Month));
         assert!(!Granularity::Month.rolls_into(Granularity::Day));
+    }
+
+    #[test]
+    fn ranges_widen_to_whole_periods() {
+        let r = DateRange::new(d(2024, 2, 10), d(2024, 5, 3)).unwrap();
+        let q = r.widen_to(Granularity::Quarter);
+        assert_eq!((q.from(), q.to()), (d(2024, 1, 1), d(2024, 6, 30)));
+        let m = r.widen_to(Granularity::Month);
+        assert_eq!((m.from(), m.to()), (d(2024, 2, 1), d(2024, 5, 31)));
+        let w = r.widen_to(Granularity::Week);
+        assert_eq!((w.from(), w.to()), (d(2024, 2, 5), d(2024, 5, 5)));
     }
 
     #[test]

@@ -1,1 +1,21 @@
-//! placeholder
+//! Tandem's database migrations. Each step is one file named `mYYYYMMDD_NNNNNN_<what>.rs`
+//! and is frozen once released: later changes are new steps.
+//!
+//! Every table carries `org_id`; primary keys and unique indexes lead with it and foreign
+//! keys include it, so a row can never point at another tenant's row and the schema can be
+//! distributed by tenant.
+
+pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
+
+mod m20261122_000001_foundation;
+
+/// Runs Tandem's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}

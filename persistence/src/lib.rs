@@ -1,1 +1,24 @@
-//! placeholder
+//! Tandem's storage layer: the only code that knows SQL.
+//!
+//! Callers get a [`Store`] from a database URL and, for everything inside an organization, a
+//! [`Tenant`] handle built from a verified token. Every query a `Tenant` runs is scoped to its
+//! organization, so no caller can forget the tenant filter.
+
+mod audit;
+mod decimal;
+mod dimensions;
+mod entities;
+mod error;
+mod metrics;
+mod observations;
+mod organizations;
+mod store;
+
+pub use audit::{AuditEvent, AuditFilter};
+pub use decimal::ExactDecimal;
+pub use dimensions::{JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch};
+pub use error::{Problem, StoreError, StoreResult};
+pub use metrics::{Metric, MetricFilter, MetricVersion};
+pub use observations::{NewObservation, Observation, ObservationFilter, RecordOutcome};
+pub use organizations::Organization;
+pub use store::{Actor, MigrationState, Page, Slice, Store, Tenant};

@@ -1,0 +1,443 @@
+//! Observations: recorded values of metrics, written in idempotent bulk batches and read back
+//! as lists or as roll-up facts.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::json;
+use tandem_domain::metrics::{self as rules, MetricKey, MetricStatus, Perspective};
+use tandem_domain::periods::{DateRange, Granularity, Period};
+use tandem_domain::rollup::Fact;
+use tandem_domain::segments::DimensionKey;
+use uuid::Uuid;
+
+use crate::audit::{self, Change};
+use crate::decimal::ExactDecimal;
+use crate::entities::{metrics as metric_row, observations as row};
+use crate::error::{Problem, StoreError, StoreResult};
+use crate::store::{Actor, Page, Slice, Tenant};
+
+/// Largest number of rows sent in one SQL statement; keeps bind parameters well under every
+/// backend's limit.
+const CHUNK: usize = 500;
+/// How many problems a refused batch lists before summarising the rest.
+const MAX_PROBLEMS: usize = 100;
+
+/// One value to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewObservation {
+    /// The metric, by key.
+    pub metric_key: MetricKey,
+    /// The period the value is for.
+    pub period: Period,
+    /// The segment, by key; `None` for the all-segments figure.
+    pub segment: Option<DimensionKey>,
+    /// The journey stage, by key; `None` for the all-stages figure.
+    pub stage: Option<DimensionKey>,
+    /// The value, exact.
+    pub value: Decimal,
+    /// Where the value came from (pipeline, system, person).
+    pub source: Option<String>,
+}
+
+/// What a bulk write did, or would do in a dry run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordOutcome {
+    /// Rows whose natural key was new.
+    pub created: u64,
+    /// Rows whose value or source changed.
+    pub updated: u64,
+    /// Rows already recorded exactly so.
+    pub unchanged: u64,
+}
+
+/// A recorded value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// Observation id.
+    pub id: Uuid,
+    /// The metric.
+    pub metric_id: Uuid,
+    /// The period.
+    pub period: Period,
+    /// The segment, if any.
+    pub segment_id: Option<Uuid>,
+    /// The journey stage, if any.
+    pub stage_id: Option<Uuid>,
+    /// The value.
+    pub value: Decimal,
+    /// Where it came from.
+    pub source: Option<String>,
+    /// Who last wrote it.
+    pub recorded_by: String,
+    /// When it was first recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// When its value last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which observations to list.
+#[derive(Debug, Clone, Default)]
+pub struct ObservationFilter {
+    /// Only this metric.
+    pub metric_id: Option<Uuid>,
+    /// Only periods starting on or after this date.
+    pub from: Option<NaiveDate>,
+    /// Only periods starting on or before this date.
+    pub to: Option<NaiveDate>,
+    /// Only this granularity.
+    pub granularity: Option<Granularity>,
+    /// Only this segment.
+    pub segment_id: Option<Uuid>,
+    /// Only this journey stage.
+    pub stage_id: Option<Uuid>,
+}
+
+fn dim_key(segment: Option<Uuid>, stage: Option<Uuid>) -> String {
+    let part = |id: Option<Uuid>| id.map_or_else(|| "-".to_owned(), |u| u.simple().to_string());
+    format!("{}|{}", part(segment), part(stage))
+}
+
+fn period_of(m: &row::Model) -> StoreResult<Period> {
+    let granularity: Granularity = m.granularity.parse().map_err(|e: tandem_domain::Invalid| {
+        StoreError::Database(sea_orm::DbErr::Type(format!("stored granularity: {e}")))
+    })?;
+    Period::new(m.period_start, granularity)
+        .map_err(|e| StoreError::Database(sea_orm::DbErr::Type(format!("stored period: {e}"))))
+}
+
+impl TryFrom<row::Model> for Observation {
+    type Error = StoreError;
+
+    fn try_from(m: row::Model) -> Result<Self, StoreError> {
+        Ok(Observation {
+            period: period_of(&m)?,
+            id: m.id,
+            metric_id: m.metric_id,
+            segment_id: m.segment_id,
+            stage_id: m.stage_id,
+            value: m.value.0,
+            source: m.source,
+            recorded_by: m.recorded_by,
+            recorded_at: m.recorded_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// A row of the batch with its keys resolved to ids.
+struct Resolved<'a> {
+    row: &'a NewObservation,
+    metric_id: Uuid,
+    segment_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+}
+
+impl Resolved<'_> {
+    fn natural_key(&self) -> (Uuid, NaiveDate, Granularity, String) {
+        (
+            self.metric_id,
+            self.row.period.start(),
+            self.row.period.granularity(),
+            dim_key(self.segment_id, self.stage_id),
+        )
+    }
+}
+
+/// Collects problems up to [`MAX_PROBLEMS`], counting the rest.
+#[derive(Default)]
+struct Problems {
+    listed: Vec<Problem>,
+    more: usize,
+}
+
+impl Problems {
+    fn push(&mut self, path: String, message: String) {
+        if self.listed.len() < MAX_PROBLEMS {
+            self.listed.push(Problem::new(path, message));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn into_result(mut self) -> StoreResult<()> {
+        if self.listed.is_empty() {
+            return Ok(());
+        }
+        if self.more > 0 {
+            self.listed.push(Problem::new(
+                "observations",
+                format!("{} more problems not listed", self.more),
+            ));
+        }
+        Err(StoreError::Invalid(self.listed))
+    }
+}
+
+impl Tenant {
+    /// Records a batch of observations in one transaction: all or nothing, idempotent on
+    /// (metric, period, segment, stage). Unknown keys, retired metrics and duplicate natural
+    /// keys are refused with every problem listed; `may_record` says which perspectives the
+    /// caller may write. With `dry_run`, reports what would change and writes nothing.
+    pub async fn record_observations(
+        &self,
+        actor: &Actor,
+        rows: &[NewObservation],
+        dry_run: bool,
+        may_record: impl Fn(Perspective) -> bool,
+    ) -> StoreResult<RecordOutcome> {
+        let txn = self.store.begin_write().await?;
+
+        let metric_keys: Vec<&str> = distinct(rows.iter().map(|r| r.metric_key.as_str()));
+        let mut metrics: HashMap<String, metric_row::Model> = HashMap::new();
+        for chunk in metric_keys.chunks(CHUNK) {
+            let found = metric_row::Entity::find()
+                .filter(metric_row::Column::OrgId.eq(self.org_id))
+                .filter(metric_row::Column::Key.is_in(chunk.iter().copied()))
+                .all(&txn)
+                .await?;
+            metrics.extend(found.into_iter().map(|m| (m.key.clone(), m)));
+        }
+        let segment_keys: Vec<&str> = distinct(rows.iter().filter_map(|r| r.segment.as_ref().map(DimensionKey::as_str)));
+        let stage_keys: Vec<&str> = distinct(rows.iter().filter_map(|r| r.stage.as_ref().map(DimensionKey::as_str)));
+        let mut segments = HashMap::new();
+        for chunk in segment_keys.chunks(CHUNK) {
+            segments.extend(self.segment_ids_by_key(&txn, chunk).await?);
+        }
+        let mut stages = HashMap::new();
+        for chunk in stage_keys.chunks(CHUNK) {
+            stages.extend(self.stage_ids_by_key(&txn, chunk).await?);
+        }
+
+        let mut problems = Problems::default();
+        let mut forbidden: Vec<String> = Vec::new();
+        let mut resolved: Vec<Resolved<'_>> = Vec::with_capacity(rows.len());
+        let mut seen: HashMap<(Uuid, NaiveDate, Granularity, String), usize> = HashMap::new();
+        for (index, row) in rows.iter().enumerate() {
+            let path = |field: &str| format!("observations[{index}].{field}");
+            let metric = metrics.get(row.metric_key.as_str());
+            match metric {
+                None => problems.push(path("metricKey"), format!("no metric with key `{}`", row.metric_key)),
+                Some(m) => {
+                    let status: MetricStatus = m.status.parse().unwrap_or(MetricStatus::Retired);
+                    if let Err(e) = rules::ensure_recordable(status) {
+                        problems.push(path("metricKey"), e.message);
+                    }
+                    let perspective: Option<Perspective> = m.perspective.parse().ok();
+                    if !perspective.is_some_and(&may_record) && !forbidden.contains(&m.key) {
+                        forbidden.push(m.key.clone());
+                    }
+                }
+            }
+            let segment_id = match &row.segment {
+                None => None,
+                Some(key) => match segments.get(key.as_str()) {
+                    Some(id) => Some(*id),
+                    None => {
+                        problems.push(path("segmentKey"), format!("no segment with key `{}`", key.as_str()));
+                        None
+                    }
+                },
+            };
+            let stage_id = match &row.stage {
+                None => None,
+                Some(key) => match stages.get(key.as_str()) {
+                    Some(id) => Some(*id),
+                    None => {
+                        problems.push(path("stageKey"), format!("no journey stage with key `{}`", key.as_str()));
+                        None
+                    }
+                },
+            };
+            if let Some(m) = metric {
+                let r = Resolved { row, metric_id: m.id, segment_id, stage_id };
+                if let Some(first) = seen.insert(r.natural_key(), index) {
+                    problems.push(
+                        format!("observations[{index}]"),
+                        format!("repeats the metric, period, segment and stage of observations[{first}]"),
+                    );
+                }
+                resolved.push(r);
+            }
+        }
+        if !forbidden.is_empty() {
+            return Err(StoreError::Forbidden(format!(
+                "your roles may not record observations of {}",
+                forbidden.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        problems.into_result()?;
+
+        // Existing values for the batch's metrics over the batch's date span.
+        let mut existing: HashMap<(Uuid, NaiveDate, Granularity, String), row::Model> = HashMap::new();
+        if let (Some(first), Some(last)) = (
+            rows.iter().map(|r| r.period.start()).min(),
+            rows.iter().map(|r| r.period.start()).max(),
+        ) {
+            let metric_ids: Vec<Uuid> = distinct(resolved.iter().map(|r| r.metric_id));
+            for chunk in metric_ids.chunks(CHUNK) {
+                let found = row::Entity::find()
+                    .filter(row::Column::OrgId.eq(self.org_id))
+                    .filter(row::Column::MetricId.is_in(chunk.iter().copied()))
+                    .filter(row::Column::PeriodStart.between(first, last))
+                    .all(&txn)
+                    .await?;
+                for m in found {
+                    let granularity = period_of(&m)?.granularity();
+                    existing.insert((m.metric_id, m.period_start, granularity, m.dim_key.clone()), m);
+                }
+            }
+        }
+
+        let mut outcome = RecordOutcome::default();
+        let now = Utc::now();
+        let mut writes = Vec::new();
+        let mut changes = Vec::new();
+        for r in &resolved {
+            let key = r.natural_key();
+            let source = r.row.source.clone();
+            let previous = existing.get(&key);
+            let id = match previous {
+                Some(prev) if prev.value.0 == r.row.value && prev.source == source => {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                Some(prev) => {
+                    outcome.updated += 1;
+                    prev.id
+                }
+                None => {
+                    outcome.created += 1;
+                    Uuid::now_v7()
+                }
+            };
+            let after = json!({
+                "metricKey": r.row.metric_key.as_str(),
+                "granularity": r.row.period.granularity().as_str(),
+                "periodStart": r.row.period.start(),
+                "segmentKey": r.row.segment.as_ref().map(DimensionKey::as_str),
+                "stageKey": r.row.stage.as_ref().map(DimensionKey::as_str),
+                "value": r.row.value.to_string(),
+                "source": source,
+            });
+            changes.push(Change {
+                operation: "recordObservations",
+                entity_type: "Observation",
+                entity_id: id.to_string(),
+                before: previous.map(|p| json!({ "value": p.value.0.to_string(), "source": p.source })),
+                after: Some(after),
+            });
+            writes.push(row::ActiveModel {
+                org_id: Set(self.org_id),
+                id: Set(id),
+                metric_id: Set(r.metric_id),
+                granularity: Set(key.2.as_str().to_owned()),
+                period_start: Set(key.1),
+                segment_id: Set(r.segment_id),
+                stage_id: Set(r.stage_id),
+                dim_key: Set(key.3),
+                value: Set(ExactDecimal(r.row.value)),
+                source: Set(source),
+                recorded_by: Set(actor.as_str().to_owned()),
+                recorded_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        if dry_run {
+            txn.rollback().await?;
+            return Ok(outcome);
+        }
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
+            let chunk: Vec<_> = writes.by_ref().take(CHUNK).collect();
+            row::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([
+                        row::Column::OrgId,
+                        row::Column::MetricId,
+                        row::Column::PeriodStart,
+                        row::Column::Granularity,
+                        row::Column::DimKey,
+                    ])
+                    .update_columns([
+                        row::Column::Value,
+                        row::Column::Source,
+                        row::Column::RecordedBy,
+                        row::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        audit::record_all(&txn, self.org_id, actor, changes).await?;
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Lists observations by period, then metric, then id.
+    pub async fn observations(&self, filter: &ObservationFilter, page: Page) -> StoreResult<Slice<Observation>> {
+        let mut query = row::Entity::find().filter(row::Column::OrgId.eq(self.org_id));
+        if let Some(metric_id) = filter.metric_id {
+            query = query.filter(row::Column::MetricId.eq(metric_id));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(row::Column::PeriodStart.gte(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(row::Column::PeriodStart.lte(to));
+        }
+        if let Some(granularity) = filter.granularity {
+            query = query.filter(row::Column::Granularity.eq(granularity.as_str()));
+        }
+        if let Some(segment_id) = filter.segment_id {
+            query = query.filter(row::Column::SegmentId.eq(segment_id));
+        }
+        if let Some(stage_id) = filter.stage_id {
+            query = query.filter(row::Column::StageId.eq(stage_id));
+        }
+        let total = query.clone().count(self.db()).await?;
+        let rows = query
+            .order_by_asc(row::Column::PeriodStart)
+            .order_by_asc(row::Column::MetricId)
+            .order_by_asc(row::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit)
+            .all(self.db())
+            .await?;
+        let items = rows.into_iter().map(Observation::try_from).collect::<Result<_, _>>()?;
+        Ok(Slice { items, total })
+    }
+
+    /// Every recorded value of a metric whose period starts within `range`, for roll-ups.
+    pub async fn observation_facts(&self, metric_id: Uuid, range: DateRange) -> StoreResult<Vec<Fact<Uuid>>> {
+        let rows = row::Entity::find()
+            .filter(row::Column::OrgId.eq(self.org_id))
+            .filter(row::Column::MetricId.eq(metric_id))
+            .filter(row::Column::PeriodStart.between(range.from(), range.to()))
+            .all(self.db())
+            .await?;
+        rows.iter()
+            .map(|m| {
+                Ok(Fact {
+                    period: period_of(m)?,
+                    segment: m.segment_id,
+                    stage: m.stage_id,
+                    value: m.value.0,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The distinct values of an iterator, in first-seen order.
+fn distinct<T: Copy + Eq + std::hash::Hash>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items.filter(|i| seen.insert(*i)).collect()
+}

@@ -1,0 +1,175 @@
+//! Connecting, migrating, and handing out tenant-scoped handles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tandem_migrations::{MigrationStatus, Migrator, MigratorTrait};
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+
+/// Who is making a change, as recorded in versions and the audit trail: the token's `sub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// The actor's subject.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One page of a list: skip `offset` rows, return at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return at most.
+    pub limit: u64,
+}
+
+/// A page of rows and the total number of rows matching the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slice<T> {
+    /// The rows of the page.
+    pub items: Vec<T>,
+    /// All matching rows, across pages.
+    pub total: u64,
+}
+
+/// Whether a migration step has been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Step name.
+    pub name: String,
+    /// Applied to this database.
+    pub applied: bool,
+}
+
+/// A connection pool to Tandem's database, SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) with a pool of at most
+    /// `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        let mut db = Database::connect(options).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self { db, statements })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "other",
+        }
+    }
+
+    /// How many SQL statements this pool has executed since it was opened; used to check that
+    /// reads are batched.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        Ok(self.db.ping().await?)
+    }
+
+    /// Applies pending migrations (all, or at most `steps`).
+    pub async fn migrate_up(&self, steps: Option<u32>) -> StoreResult<()> {
+        Ok(Migrator::up(&self.db, steps).await?)
+    }
+
+    /// Rolls back applied migrations (the last one, or `steps`).
+    pub async fn migrate_down(&self, steps: Option<u32>) -> StoreResult<()> {
+        Ok(Migrator::down(&self.db, Some(steps.unwrap_or(1))).await?)
+    }
+
+    /// Lists every migration step and whether it is applied.
+    pub async fn migration_status(&self) -> StoreResult<Vec<MigrationState>> {
+        let steps = Migrator::get_migration_with_status(&self.db).await?;
+        Ok(steps
+            .iter()
+            .map(|m| MigrationState {
+                name: m.name().to_owned(),
+                applied: m.status() == MigrationStatus::Applied,
+            })
+            .collect())
+    }
+
+    /// Whether every migration step is applied.
+    pub async fn is_migrated(&self) -> StoreResult<bool> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.is_empty())
+    }
+
+    /// A handle for everything inside one organization. Build it only from a verified token
+    /// or an operator command.
+    pub fn tenant(&self, org_id: Uuid) -> Tenant {
+        Tenant {
+            store: self.clone(),
+            org_id,
+        }
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once, so two
+    /// writers queue instead of failing when one upgrades a read lock.
+    pub(crate) async fn begin_write(&self) -> StoreResult<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+}
+
+/// Everything inside one organization. Every query it runs filters on its organization.
+#[derive(Clone)]
+pub struct Tenant {
+    pub(crate) store: Store,
+    pub(crate) org_id: Uuid,
+}
+
+impl Tenant {
+    /// The organization this handle is scoped to.
+    pub fn org_id(&self) -> Uuid {
+        self.org_id
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        self.store.db()
+    }
+}
