@@ -2,15 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::entities::audit_events as row;
 use crate::error::StoreResult;
-use crate::store::{Actor, Page, Slice, Tenant};
+use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,15 +61,15 @@ pub struct AuditFilter {
 }
 
 /// A change about to be recorded.
-pub(crate) struct Change<'a> {
-    pub operation: &'a str,
-    pub entity_type: &'a str,
+pub(crate) struct Change {
+    pub operation: &'static str,
+    pub entity_type: &'static str,
     pub entity_id: String,
     pub before: Option<Json>,
     pub after: Option<Json>,
 }
 
-fn active(org_id: Uuid, actor: &Actor, at: DateTime<Utc>, change: Change<'_>) -> row::ActiveModel {
+fn active(org_id: Uuid, actor: &Actor, at: DateTime<Utc>, change: Change) -> row::ActiveModel {
     row::ActiveModel {
         org_id: Set(org_id),
         id: Set(Uuid::now_v7()),
@@ -89,7 +88,7 @@ pub(crate) async fn record_all<C: ConnectionTrait>(
     conn: &C,
     org_id: Uuid,
     actor: &Actor,
-    changes: Vec<Change<'_>>,
+    changes: Vec<Change>,
 ) -> StoreResult<()> {
     let at = Utc::now();
     let mut rows = changes.into_iter().map(|c| active(org_id, actor, at, c)).peekable();
@@ -105,12 +104,22 @@ pub(crate) async fn record<C: ConnectionTrait>(
     conn: &C,
     org_id: Uuid,
     actor: &Actor,
-    change: Change<'_>,
+    change: Change,
 ) -> StoreResult<()> {
     record_all(conn, org_id, actor, vec![change]).await
 }
 
 impl Tenant {
+    /// One audit event by id.
+    pub async fn audit_event(&self, id: Uuid) -> StoreResult<Option<AuditEvent>> {
+        Ok(row::Entity::find()
+            .filter(row::Column::OrgId.eq(self.org_id))
+            .filter(row::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(AuditEvent::from))
+    }
+
     /// Lists audit events, newest first.
     pub async fn audit_events(&self, filter: &AuditFilter, page: Page) -> StoreResult<Slice<AuditEvent>> {
         let mut query = row::Entity::find().filter(row::Column::OrgId.eq(self.org_id));
@@ -126,17 +135,9 @@ impl Tenant {
         if let Some(to) = filter.to {
             query = query.filter(row::Column::At.lt(to));
         }
-        let total = query.clone().count(self.db()).await?;
-        let items = query
+        let query = query
             .order_by_desc(row::Column::At)
-            .order_by_desc(row::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(AuditEvent::from)
-            .collect();
-        Ok(Slice { items, total })
+            .order_by_desc(row::Column::Id);
+        paginate(self.db(), query, page, |m| Ok(AuditEvent::from(m))).await
     }
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
 };
 use serde_json::{Value as Json, json};
 use tandem_domain::segments::DimensionKey;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::{self, Change};
 use crate::entities::{journey_stages as stage_row, segments as segment_row};
 use crate::error::{StoreError, StoreResult};
-use crate::store::{Actor, Page, Slice, Tenant};
+use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// A customer segment, such as Enterprise or SMB.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,17 +128,8 @@ impl Tenant {
     /// Lists segments by key.
     pub async fn segments(&self, page: Page) -> StoreResult<Slice<Segment>> {
         let query = segment_row::Entity::find().filter(segment_row::Column::OrgId.eq(self.org_id));
-        let total = query.clone().count(self.db()).await?;
-        let items = query
-            .order_by_asc(segment_row::Column::Key)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok(Slice { items, total })
+        let query = query.order_by_asc(segment_row::Column::Key);
+        paginate(self.db(), query, page, |m| Ok(Segment::from(m))).await
     }
 
     /// Loads segments by id.
@@ -232,18 +223,10 @@ impl Tenant {
     /// Lists journey stages in journey order.
     pub async fn journey_stages(&self, page: Page) -> StoreResult<Slice<JourneyStage>> {
         let query = stage_row::Entity::find().filter(stage_row::Column::OrgId.eq(self.org_id));
-        let total = query.clone().count(self.db()).await?;
-        let items = query
+        let query = query
             .order_by_asc(stage_row::Column::Position)
-            .order_by_asc(stage_row::Column::Key)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok(Slice { items, total })
+            .order_by_asc(stage_row::Column::Key);
+        paginate(self.db(), query, page, |m| Ok(JourneyStage::from(m))).await
     }
 
     /// Loads journey stages by id.
@@ -343,6 +326,26 @@ impl Tenant {
         .await?;
         txn.commit().await?;
         Ok(after)
+    }
+
+    /// Finds a segment by key.
+    pub async fn segment_by_key(&self, key: &str) -> StoreResult<Option<Segment>> {
+        Ok(segment_row::Entity::find()
+            .filter(segment_row::Column::OrgId.eq(self.org_id))
+            .filter(segment_row::Column::Key.eq(key))
+            .one(self.db())
+            .await?
+            .map(Into::into))
+    }
+
+    /// Finds a journey stage by key.
+    pub async fn journey_stage_by_key(&self, key: &str) -> StoreResult<Option<JourneyStage>> {
+        Ok(stage_row::Entity::find()
+            .filter(stage_row::Column::OrgId.eq(self.org_id))
+            .filter(stage_row::Column::Key.eq(key))
+            .one(self.db())
+            .await?
+            .map(Into::into))
     }
 
     /// Maps segment keys to ids.

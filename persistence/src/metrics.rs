@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde_json::{Value as Json, json};
 use tandem_domain::metrics::{
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::audit::{self, Change};
 use crate::entities::{metric_versions, metrics as row};
 use crate::error::{StoreError, StoreResult};
-use crate::store::{Actor, Page, Slice, Tenant};
+use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// A metric in the glossary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,15 +176,8 @@ impl Tenant {
                     .add(lower(row::Column::Name).like(pattern)),
             );
         }
-        let total = query.clone().count(self.db()).await?;
-        let rows = query
-            .order_by_asc(row::Column::Key)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.db())
-            .await?;
-        let items = rows.into_iter().map(Metric::try_from).collect::<Result<_, _>>()?;
-        Ok(Slice { items, total })
+        let query = query.order_by_asc(row::Column::Key);
+        paginate(self.db(), query, page, Metric::try_from).await
     }
 
     /// Loads metrics by id; ids of other organizations are simply absent.
@@ -301,7 +294,7 @@ impl Tenant {
         id: Uuid,
         transition: Transition<'_>,
         expected_version: Option<i32>,
-        operation: &str,
+        operation: &'static str,
     ) -> StoreResult<Metric> {
         let txn = self.store.begin_write().await?;
         let current = row::Entity::find()

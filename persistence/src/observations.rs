@@ -7,8 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 use tandem_domain::metrics::{self as rules, MetricKey, MetricStatus, Perspective};
@@ -21,7 +20,7 @@ use crate::audit::{self, Change};
 use crate::decimal::ExactDecimal;
 use crate::entities::{metrics as metric_row, observations as row};
 use crate::error::{Problem, StoreError, StoreResult};
-use crate::store::{Actor, Page, Slice, Tenant};
+use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// Largest number of rows sent in one SQL statement; keeps bind parameters well under every
 /// backend's limit.
@@ -402,17 +401,22 @@ impl Tenant {
         if let Some(stage_id) = filter.stage_id {
             query = query.filter(row::Column::StageId.eq(stage_id));
         }
-        let total = query.clone().count(self.db()).await?;
-        let rows = query
+        let query = query
             .order_by_asc(row::Column::PeriodStart)
             .order_by_asc(row::Column::MetricId)
-            .order_by_asc(row::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.db())
-            .await?;
-        let items = rows.into_iter().map(Observation::try_from).collect::<Result<_, _>>()?;
-        Ok(Slice { items, total })
+            .order_by_asc(row::Column::Id);
+        paginate(self.db(), query, page, Observation::try_from).await
+    }
+
+    /// One observation by id.
+    pub async fn observation(&self, id: Uuid) -> StoreResult<Option<Observation>> {
+        row::Entity::find()
+            .filter(row::Column::OrgId.eq(self.org_id))
+            .filter(row::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(Observation::try_from)
+            .transpose()
     }
 
     /// Every recorded value of a metric whose period starts within `range`, for roll-ups.

@@ -25,22 +25,117 @@ impl Actor {
     }
 }
 
-/// One page of a list: skip `offset` rows, return at most `limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which part of an ordered list to return, in Relay terms over row positions: rows after
+/// position `after` and before position `before`, then the `first` or the `last` of those.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Page {
-    /// Rows to skip.
-    pub offset: u64,
-    /// Rows to return at most.
-    pub limit: u64,
+    /// Only rows after this position.
+    pub after: Option<u64>,
+    /// Only rows before this position.
+    pub before: Option<u64>,
+    /// At most this many rows from the start of the window.
+    pub first: Option<u64>,
+    /// At most this many rows from the end of the window.
+    pub last: Option<u64>,
 }
 
-/// A page of rows and the total number of rows matching the query.
+impl Page {
+    /// The first `n` rows.
+    pub fn first(n: u64) -> Self {
+        Self {
+            first: Some(n),
+            ..Self::default()
+        }
+    }
+
+    /// The offset and length of the window in a list of `total` rows.
+    pub fn window(&self, total: u64) -> (u64, u64) {
+        let mut start = self.after.map_or(0, |a| a.saturating_add(1)).min(total);
+        let mut end = self.before.map_or(total, |b| b.min(total)).max(start);
+        if let Some(first) = self.first {
+            end = end.min(start.saturating_add(first));
+        }
+        if let Some(last) = self.last {
+            start = start.max(end.saturating_sub(last));
+        }
+        (start, end - start)
+    }
+
+    /// Applies the window to rows already in memory.
+    pub fn slice<T>(&self, mut rows: Vec<T>) -> Slice<T> {
+        let total = rows.len() as u64;
+        let (offset, len) = self.window(total);
+        let items: Vec<T> = rows
+            .drain(..)
+            .skip(offset as usize)
+            .take(len as usize)
+            .collect();
+        Slice { items, total, offset }
+    }
+}
+
+/// A page of rows, where it starts, and the total number of rows matching the query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slice<T> {
     /// The rows of the page.
     pub items: Vec<T>,
     /// All matching rows, across pages.
     pub total: u64,
+    /// Position of the first row of the page in the whole list.
+    pub offset: u64,
+}
+
+/// Runs a count query and then the page query for the window it implies.
+pub(crate) async fn paginate<E, M, T>(
+    conn: &sea_orm::DatabaseConnection,
+    query: sea_orm::Select<E>,
+    page: Page,
+    convert: impl Fn(M) -> StoreResult<T>,
+) -> StoreResult<Slice<T>>
+where
+    E: sea_orm::EntityTrait<Model = M>,
+    M: sea_orm::FromQueryResult + Send + Sync,
+{
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let total = query.clone().count(conn).await?;
+    let (offset, limit) = page.window(total);
+    let items = if limit == 0 {
+        Vec::new()
+    } else {
+        query
+            .offset(offset)
+            .limit(limit)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(convert)
+            .collect::<StoreResult<_>>()?
+    };
+    Ok(Slice { items, total, offset })
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::Page;
+
+    #[test]
+    fn windows_follow_relay_rules() {
+        let p = |after, before, first, last| Page { after, before, first, last };
+        assert_eq!(p(None, None, Some(10), None).window(25), (0, 10));
+        assert_eq!(p(Some(9), None, Some(10), None).window(25), (10, 10));
+        assert_eq!(p(Some(19), None, Some(10), None).window(25), (20, 5));
+        assert_eq!(p(None, None, None, Some(10)).window(25), (15, 10));
+        assert_eq!(p(None, Some(15), None, Some(10)).window(25), (5, 10));
+        assert_eq!(p(Some(2), Some(5), None, None).window(25), (3, 2));
+        assert_eq!(p(Some(30), None, Some(10), None).window(25), (25, 0));
+        assert_eq!(p(None, None, Some(10), None).window(0), (0, 0));
+    }
+
+    #[test]
+    fn in_memory_slices_match_windows() {
+        let s = Page { after: Some(1), first: Some(2), ..Page::default() }.slice(vec![0, 1, 2, 3, 4]);
+        assert_eq!((s.items, s.total, s.offset), (vec![2, 3], 5, 2));
+    }
 }
 
 /// Whether a migration step has been applied.

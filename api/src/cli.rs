@@ -1,0 +1,179 @@
+//! The `tandem` command line. Every option can also come from a `TANDEM_*` environment
+//! variable (and the database from `DATABASE_URL`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Tandem: one system for financial and customer goals.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Database, keys and logging.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database URL (`postgres://...` or `sqlite://...`). Default: a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory for the embedded database and the local signing secret.
+    #[arg(long, env = "TANDEM_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Shared secret for HS256 tokens. Without any key, a local secret is kept in the data directory.
+    #[arg(long, env = "TANDEM_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file with the public key for RS256 or ES256 tokens.
+    #[arg(long, env = "TANDEM_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Algorithm of the public key.
+    #[arg(long, env = "TANDEM_JWT_ALGORITHM", global = true, value_enum, default_value = "rs256")]
+    pub jwt_algorithm: PublicKeyAlgorithm,
+    /// Required `iss` claim.
+    #[arg(long, env = "TANDEM_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "TANDEM_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Database connections per process.
+    #[arg(long, env = "TANDEM_DB_MAX_CONNECTIONS", global = true, default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Log format.
+    #[arg(long, env = "TANDEM_LOG_FORMAT", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Algorithms accepted with a public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublicKeyAlgorithm {
+    /// RSA with SHA-256.
+    Rs256,
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply, roll back or list database migrations.
+    Migrate {
+        /// Which migration action.
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Manage organizations (tenants).
+    Org {
+        /// Which organization action.
+        #[command(subcommand)]
+        action: OrgAction,
+    },
+    /// Mint a token for local use, signed with the configured or local secret.
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL) the server serves.
+    Schema,
+}
+
+/// Server settings and limits.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TANDEM_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Deepest query nesting accepted.
+    #[arg(long, env = "TANDEM_MAX_QUERY_DEPTH", default_value_t = 12)]
+    pub max_query_depth: usize,
+    /// Highest query complexity accepted (each field counts 1, lists count their page size).
+    #[arg(long, env = "TANDEM_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
+    pub max_query_complexity: usize,
+    /// Largest page a connection returns (`first` / `last`).
+    #[arg(long, env = "TANDEM_MAX_PAGE_SIZE", default_value_t = 500)]
+    pub max_page_size: u64,
+    /// Most rows in one bulk write.
+    #[arg(long, env = "TANDEM_MAX_BATCH_SIZE", default_value_t = 10_000)]
+    pub max_batch_size: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TANDEM_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Skip migrating on start (when migrations run as a separate step).
+    #[arg(long, env = "TANDEM_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_query_depth: 12,
+            max_query_complexity: 50_000,
+            max_page_size: 500,
+            max_batch_size: 10_000,
+            max_body_bytes: 8 * 1024 * 1024,
+            skip_migrations: false,
+        }
+    }
+}
+
+/// Migration actions.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply pending migrations.
+    Up {
+        /// Apply at most this many.
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// Roll back applied migrations (one by default).
+    Down {
+        /// Roll back this many.
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Organization actions.
+#[derive(Debug, Subcommand)]
+pub enum OrgAction {
+    /// Create an organization with the default journey stages; prints its id.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// What to put in a minted token.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Organization id.
+    #[arg(long)]
+    pub org: uuid::Uuid,
+    /// Access role (repeat for several): admin, executive, finance, revops, hr, manager, member, bi, hr_sync.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// Subject (person or service account).
+    #[arg(long, default_value = "local-user")]
+    pub sub: String,
+    /// Validity in hours.
+    #[arg(long, default_value_t = 24)]
+    pub ttl_hours: u64,
+}

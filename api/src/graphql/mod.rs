@@ -1,0 +1,180 @@
+//! The GraphQL schema: each area contributes its queries and mutations, merged here.
+
+pub mod enums;
+pub mod loaders;
+pub mod relay;
+pub mod scalars;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
+use tandem_domain::access::Permission;
+use tandem_persistence::{Store, Tenant};
+
+use crate::audit::{AuditEventObject, AuditQuery};
+use crate::auth::Caller;
+use crate::dimensions::{DimensionMutation, DimensionQuery, JourneyStageObject, SegmentObject};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::{MetricMutation, MetricObject, MetricQuery};
+use crate::observations::{ObservationMutation, ObservationObject, ObservationQuery};
+use crate::organization::{OrganizationObject, OrganizationQuery};
+use loaders::Loaders;
+use relay::decode_global_id;
+
+/// Bounds on what one request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest nesting.
+    pub max_depth: usize,
+    /// Highest complexity.
+    pub max_complexity: usize,
+    /// Largest page.
+    pub max_page_size: u64,
+    /// Page size when a connection is asked for without `first` or `last`.
+    pub default_page_size: u64,
+    /// Most rows in one bulk write.
+    pub max_batch_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 50_000,
+            max_page_size: 500,
+            default_page_size: 50,
+            max_batch_size: 10_000,
+        }
+    }
+}
+
+/// A verified request: the caller, their organization's data, and per-request loaders.
+pub struct Session {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The caller's organization.
+    pub tenant: Tenant,
+    /// Batched readers for this request.
+    pub loaders: Loaders,
+}
+
+/// What the HTTP layer attaches to each request: a session, or why there is none.
+#[derive(Clone)]
+pub struct RequestAuth(pub Result<Arc<Session>, ApiError>);
+
+impl Session {
+    /// Builds a session for a verified caller.
+    pub fn new(store: &Store, caller: Caller) -> Self {
+        let tenant = store.tenant(caller.org_id);
+        let loaders = Loaders::new(&tenant);
+        Self { caller, tenant, loaders }
+    }
+}
+
+/// The session of the request, or `UNAUTHENTICATED`.
+pub fn session<'a>(ctx: &Context<'a>) -> Result<&'a Session, ApiError> {
+    match ctx.data::<RequestAuth>() {
+        Ok(RequestAuth(Ok(session))) => Ok(session.as_ref()),
+        Ok(RequestAuth(Err(e))) => Err(e.clone()),
+        Err(_) => Err(ApiError::Unauthenticated("send `Authorization: Bearer <token>`".to_owned())),
+    }
+}
+
+/// The session of the request if the caller holds `permission`.
+pub fn authorized<'a>(ctx: &Context<'a>, permission: Permission) -> Result<&'a Session, ApiError> {
+    let session = session(ctx)?;
+    session.caller.require(permission)?;
+    Ok(session)
+}
+
+/// The request's limits.
+pub fn limits(ctx: &Context<'_>) -> Limits {
+    ctx.data::<Limits>().copied().unwrap_or_default()
+}
+
+/// Anything with a global id that `node(id:)` can fetch.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Opaque global id; pass it to `node(id:)`."))]
+pub enum Node {
+    /// A tenant.
+    Organization(OrganizationObject),
+    /// A glossary metric.
+    Metric(MetricObject),
+    /// A customer segment.
+    Segment(SegmentObject),
+    /// A journey stage.
+    JourneyStage(JourneyStageObject),
+    /// A recorded value.
+    Observation(ObservationObject),
+    /// An audit event.
+    AuditEvent(AuditEventObject),
+}
+
+/// Fetching any object by global id.
+#[derive(Default)]
+pub struct NodeQuery;
+
+async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError> {
+    let Some((kind, uuid)) = decode_global_id(id) else {
+        return Err(ApiError::bad_input("id", "not a valid id"));
+    };
+    let s = authorized(ctx, Permission::ReadOrgData)?;
+    let l = &s.loaders;
+    let node = match kind.as_str() {
+        "Organization" if uuid == s.tenant.org_id() => s
+            .tenant
+            .organization()
+            .await?
+            .map(|o| Node::Organization(OrganizationObject(o))),
+        "Metric" => l.metric(uuid).await?.map(|m| Node::Metric(MetricObject(m))),
+        "Segment" => l.segment(uuid).await?.map(|m| Node::Segment(SegmentObject(m))),
+        "JourneyStage" => l.stage(uuid).await?.map(|m| Node::JourneyStage(JourneyStageObject(m))),
+        "Observation" => l.observation(uuid).await?.map(|m| Node::Observation(ObservationObject(m))),
+        "AuditEvent" => {
+            s.caller.require(Permission::ReadAudit)?;
+            l.audit_event(uuid).await?.map(|m| Node::AuditEvent(AuditEventObject(m)))
+        }
+        _ => None,
+    };
+    Ok(node)
+}
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global id; null when it does not exist in your organization.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
+        Ok(load_node(ctx, &id).await?)
+    }
+
+    /// Fetches several objects by global id, in the order given; null for any not found.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<Vec<Option<Node>>> {
+        if ids.len() as u64 > limits(ctx).max_page_size {
+            return Err(ApiError::bad_input("ids", format!("at most {} ids", limits(ctx).max_page_size)).into());
+        }
+        let mut nodes = Vec::with_capacity(ids.len());
+        for id in &ids {
+            nodes.push(load_node(ctx, id).await?);
+        }
+        Ok(nodes)
+    }
+}
+
+/// Every query.
+#[derive(MergedObject, Default)]
+pub struct Query(NodeQuery, OrganizationQuery, MetricQuery, DimensionQuery, ObservationQuery, AuditQuery);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(MetricMutation, DimensionMutation, ObservationMutation);
+
+/// The schema type.
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Builds the schema with its limits.
+pub fn build_schema(limits: Limits) -> ApiSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .data(limits)
+        .finish()
+}
