@@ -97,7 +97,8 @@ impl AuditQuery {
     ) -> ApiResult<AuditEventConnection> {
         let s = authorized(ctx, Permission::ReadAudit)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before).page(lim.max_page_size, lim.default_page_size)?;
+        let page = PageArgs::new(first, after, last, before)
+            .page(lim.max_page_size, lim.default_page_size)?;
         let f = filter.unwrap_or_default();
         let entity_id = match &f.entity_id {
             None => None,
@@ -113,7 +114,11 @@ impl AuditQuery {
             from: f.from,
             to: f.to,
         };
-        let slice = s.tenant.audit_events(&filter, page).await.map_err(ApiError::from)?;
+        let slice = s
+            .tenant
+            .audit_events(&filter, page)
+            .await
+            .map_err(ApiError::from)?;
         Ok(AuditEventConnection::from_slice(slice, AuditEventObject))
     }
 }

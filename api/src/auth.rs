@@ -56,7 +56,11 @@ impl Caller {
                 if self.roles.is_empty() {
                     "none".to_owned()
                 } else {
-                    self.roles.iter().map(|r| r.claim()).collect::<Vec<_>>().join(", ")
+                    self.roles
+                        .iter()
+                        .map(|r| r.claim())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             )))
         }
@@ -83,7 +87,11 @@ pub enum KeySource {
 
 impl Verifier {
     /// Builds a verifier for one algorithm, with optional required issuer and audience.
-    pub fn new(source: &KeySource, issuer: Option<&str>, audience: Option<&str>) -> anyhow::Result<Self> {
+    pub fn new(
+        source: &KeySource,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let (key, algorithm) = match source {
             KeySource::Secret(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
             KeySource::RsaPublicPem(pem) => (DecodingKey::from_rsa_pem(pem)?, Algorithm::RS256),
@@ -112,29 +120,37 @@ impl Verifier {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`".to_owned()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthenticated(
+                    "the Authorization header must be `Bearer <token>`".to_owned(),
+                )
+            })?;
         self.verify(token.trim())
     }
 
     /// Verifies a token into a caller.
     pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            let reason = match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidSignature => "the token's signature does not verify",
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                    "the token is signed with an algorithm this server does not accept"
-                }
-                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                ErrorKind::InvalidAudience => "the token's audience is not accepted",
-                _ => "the token is not valid",
-            };
-            ApiError::Unauthenticated(reason.to_owned())
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                let reason = match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::InvalidSignature => "the token's signature does not verify",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "the token is signed with an algorithm this server does not accept"
+                    }
+                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                    ErrorKind::InvalidAudience => "the token's audience is not accepted",
+                    _ => "the token is not valid",
+                };
+                ApiError::Unauthenticated(reason.to_owned())
+            })?;
         let claims = data.claims;
-        let org_id = Uuid::parse_str(&claims.org)
-            .map_err(|_| ApiError::Unauthenticated("the token's `org` claim is not an organization id".to_owned()))?;
+        let org_id = Uuid::parse_str(&claims.org).map_err(|_| {
+            ApiError::Unauthenticated(
+                "the token's `org` claim is not an organization id".to_owned(),
+            )
+        })?;
         let mut seen = HashSet::new();
         let roles = claims
             .roles
@@ -169,7 +185,13 @@ impl Minter {
     }
 
     /// A signed token for `subject` in `org_id` with `roles`, valid for `ttl_seconds`.
-    pub fn mint(&self, subject: &str, org_id: Uuid, roles: &[AccessRole], ttl_seconds: u64) -> anyhow::Result<String> {
+    pub fn mint(
+        &self,
+        subject: &str,
+        org_id: Uuid,
+        roles: &[AccessRole],
+        ttl_seconds: u64,
+    ) -> anyhow::Result<String> {
         let claims = Claims {
             sub: subject.to_owned(),
             org: org_id.to_string(),
@@ -178,7 +200,11 @@ impl Minter {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.key,
+        )?)
     }
 }
 
@@ -190,8 +216,11 @@ mod tests {
     fn minted_tokens_verify_and_others_do_not() {
         let org = Uuid::now_v7();
         let minter = Minter::new(b"secret-one", None, None);
-        let verifier = Verifier::new(&KeySource::Secret(b"secret-one".to_vec()), None, None).unwrap();
-        let token = minter.mint("ana", org, &[AccessRole::Revops, AccessRole::Revops], 60).unwrap();
+        let verifier =
+            Verifier::new(&KeySource::Secret(b"secret-one".to_vec()), None, None).unwrap();
+        let token = minter
+            .mint("ana", org, &[AccessRole::Revops, AccessRole::Revops], 60)
+            .unwrap();
         let caller = verifier.verify(&token).unwrap();
         assert_eq!(caller.subject, "ana");
         assert_eq!(caller.org_id, org);
@@ -200,17 +229,38 @@ mod tests {
         let other = Verifier::new(&KeySource::Secret(b"secret-two".to_vec()), None, None).unwrap();
         assert_eq!(other.verify(&token).unwrap_err().code(), "UNAUTHENTICATED");
         assert!(verifier.verify_header(None).is_err());
-        assert!(verifier.verify_header(Some(&format!("Basic {token}"))).is_err());
-        assert!(verifier.verify_header(Some(&format!("Bearer {token}"))).is_ok());
+        assert!(
+            verifier
+                .verify_header(Some(&format!("Basic {token}")))
+                .is_err()
+        );
+        assert!(
+            verifier
+                .verify_header(Some(&format!("Bearer {token}")))
+                .is_ok()
+        );
     }
 
     #[test]
     fn issuer_and_audience_are_enforced_when_configured() {
         let org = Uuid::now_v7();
-        let verifier = Verifier::new(&KeySource::Secret(b"s".to_vec()), Some("tandem"), Some("api")).unwrap();
+        let verifier = Verifier::new(
+            &KeySource::Secret(b"s".to_vec()),
+            Some("tandem"),
+            Some("api"),
+        )
+        .unwrap();
         let right = Minter::new(b"s", Some("tandem".into()), Some("api".into()));
         let wrong = Minter::new(b"s", Some("other".into()), Some("api".into()));
-        assert!(verifier.verify(&right.mint("a", org, &[], 60).unwrap()).is_ok());
-        assert!(verifier.verify(&wrong.mint("a", org, &[], 60).unwrap()).is_err());
+        assert!(
+            verifier
+                .verify(&right.mint("a", org, &[], 60).unwrap())
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify(&wrong.mint("a", org, &[], 60).unwrap())
+                .is_err()
+        );
     }
 }

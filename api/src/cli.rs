@@ -34,7 +34,13 @@ pub struct GlobalArgs {
     #[arg(long, env = "TANDEM_JWT_PUBLIC_KEY_FILE", global = true)]
     pub jwt_public_key_file: Option<PathBuf>,
     /// Algorithm of the public key.
-    #[arg(long, env = "TANDEM_JWT_ALGORITHM", global = true, value_enum, default_value = "rs256")]
+    #[arg(
+        long,
+        env = "TANDEM_JWT_ALGORITHM",
+        global = true,
+        value_enum,
+        default_value = "rs256"
+    )]
     pub jwt_algorithm: PublicKeyAlgorithm,
     /// Required `iss` claim.
     #[arg(long, env = "TANDEM_JWT_ISSUER", global = true)]
@@ -43,10 +49,21 @@ pub struct GlobalArgs {
     #[arg(long, env = "TANDEM_JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
     /// Database connections per process.
-    #[arg(long, env = "TANDEM_DB_MAX_CONNECTIONS", global = true, default_value_t = 10)]
+    #[arg(
+        long,
+        env = "TANDEM_DB_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = 10
+    )]
     pub db_max_connections: u32,
     /// Log format.
-    #[arg(long, env = "TANDEM_LOG_FORMAT", global = true, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "TANDEM_LOG_FORMAT",
+        global = true,
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 

@@ -63,12 +63,17 @@ impl Settings {
             .with_context(|| format!("Failed to create data directory {}", data_dir.display()))?;
         let database_url = match &args.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", data_dir.join("tandem.sqlite").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("tandem.sqlite").display()
+            ),
         };
         let issuer = args.jwt_issuer.as_deref();
         let audience = args.jwt_audience.as_deref();
         let (source, local_mode) = match (&args.jwt_secret, &args.jwt_public_key_file) {
-            (Some(_), Some(_)) => anyhow::bail!("configure either TANDEM_JWT_SECRET or TANDEM_JWT_PUBLIC_KEY_FILE, not both"),
+            (Some(_), Some(_)) => anyhow::bail!(
+                "configure either TANDEM_JWT_SECRET or TANDEM_JWT_PUBLIC_KEY_FILE, not both"
+            ),
             (Some(secret), None) => {
                 if secret.len() < 32 {
                     anyhow::bail!("TANDEM_JWT_SECRET must be at least 32 characters");
@@ -76,7 +81,8 @@ impl Settings {
                 (KeySource::Secret(secret.as_bytes().to_vec()), false)
             }
             (None, Some(file)) => {
-                let pem = fs::read(file).with_context(|| format!("Failed to read {}", file.display()))?;
+                let pem =
+                    fs::read(file).with_context(|| format!("Failed to read {}", file.display()))?;
                 let source = match args.jwt_algorithm {
                     PublicKeyAlgorithm::Rs256 => KeySource::RsaPublicPem(pem),
                     PublicKeyAlgorithm::Es256 => KeySource::EcPublicPem(pem),
@@ -85,7 +91,8 @@ impl Settings {
             }
             (None, None) => (KeySource::Secret(local_secret(&data_dir)?), true),
         };
-        let verifier = Verifier::new(&source, issuer, audience).context("Failed to load the token key")?;
+        let verifier =
+            Verifier::new(&source, issuer, audience).context("Failed to load the token key")?;
         let minter = match &source {
             KeySource::Secret(secret) => Some(Minter::new(
                 secret,

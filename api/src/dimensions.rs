@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use tandem_domain::access::Permission;
 use tandem_domain::metrics::parse_text;
 use tandem_domain::segments::{DimensionKey, parse_display_name};
-use tandem_persistence::{Actor, JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch};
+use tandem_persistence::{
+    Actor, JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch,
+};
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::relay::{PageArgs, connection, expect_global_id, global_id};
@@ -85,7 +87,13 @@ impl JourneyStageObject {
     }
 }
 
-connection!(SegmentConnection, SegmentEdge, SegmentObject, "A page of segments.", "A segment with its cursor.");
+connection!(
+    SegmentConnection,
+    SegmentEdge,
+    SegmentObject,
+    "A page of segments.",
+    "A segment with its cursor."
+);
 connection!(
     JourneyStageConnection,
     JourneyStageEdge,
@@ -111,7 +119,8 @@ impl DimensionQuery {
     ) -> ApiResult<SegmentConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before).page(lim.max_page_size, lim.default_page_size)?;
+        let page = PageArgs::new(first, after, last, before)
+            .page(lim.max_page_size, lim.default_page_size)?;
         let slice = s.tenant.segments(page).await.map_err(ApiError::from)?;
         Ok(SegmentConnection::from_slice(slice, SegmentObject))
     }
@@ -127,9 +136,17 @@ impl DimensionQuery {
     ) -> ApiResult<JourneyStageConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before).page(lim.max_page_size, lim.default_page_size)?;
-        let slice = s.tenant.journey_stages(page).await.map_err(ApiError::from)?;
-        Ok(JourneyStageConnection::from_slice(slice, JourneyStageObject))
+        let page = PageArgs::new(first, after, last, before)
+            .page(lim.max_page_size, lim.default_page_size)?;
+        let slice = s
+            .tenant
+            .journey_stages(page)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(JourneyStageConnection::from_slice(
+            slice,
+            JourneyStageObject,
+        ))
     }
 }
 
@@ -200,7 +217,8 @@ fn name(raw: &str) -> Result<String, ApiError> {
 }
 
 fn description(raw: &str) -> Result<Option<String>, ApiError> {
-    let text = parse_text(raw, 2_000, false).map_err(|e| ApiError::bad_input("input.description", e.message))?;
+    let text = parse_text(raw, 2_000, false)
+        .map_err(|e| ApiError::bad_input("input.description", e.message))?;
     Ok(Some(text).filter(|t| !t.is_empty()))
 }
 
@@ -218,23 +236,38 @@ pub struct DimensionMutation;
 #[Object]
 impl DimensionMutation {
     /// Creates a customer segment.
-    async fn create_segment(&self, ctx: &Context<'_>, input: CreateSegmentInput) -> ApiResult<SegmentPayload> {
+    async fn create_segment(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateSegmentInput,
+    ) -> ApiResult<SegmentPayload> {
         let s = authorized(ctx, Permission::ManageDimensions)?;
         let new = NewSegment {
             key: key(&input.key)?,
             name: name(&input.name)?,
-            description: input.description.as_deref().map(description).transpose()?.flatten(),
+            description: input
+                .description
+                .as_deref()
+                .map(description)
+                .transpose()?
+                .flatten(),
         };
         let segment = s
             .tenant
             .create_segment(&Actor(s.caller.subject.clone()), new)
             .await
             .map_err(ApiError::from)?;
-        Ok(SegmentPayload { segment: SegmentObject(segment) })
+        Ok(SegmentPayload {
+            segment: SegmentObject(segment),
+        })
     }
 
     /// Renames a segment or changes its description.
-    async fn update_segment(&self, ctx: &Context<'_>, input: UpdateSegmentInput) -> ApiResult<SegmentPayload> {
+    async fn update_segment(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSegmentInput,
+    ) -> ApiResult<SegmentPayload> {
         let s = authorized(ctx, Permission::ManageDimensions)?;
         let id = expect_global_id(&input.id, "Segment", "input.id")?;
         let patch = SegmentPatch {
@@ -250,7 +283,9 @@ impl DimensionMutation {
             .update_segment(&Actor(s.caller.subject.clone()), id, patch)
             .await
             .map_err(ApiError::from)?;
-        Ok(SegmentPayload { segment: SegmentObject(segment) })
+        Ok(SegmentPayload {
+            segment: SegmentObject(segment),
+        })
     }
 
     /// Adds a journey stage.
@@ -270,7 +305,9 @@ impl DimensionMutation {
             .create_journey_stage(&Actor(s.caller.subject.clone()), new)
             .await
             .map_err(ApiError::from)?;
-        Ok(JourneyStagePayload { journey_stage: JourneyStageObject(stage) })
+        Ok(JourneyStagePayload {
+            journey_stage: JourneyStageObject(stage),
+        })
     }
 
     /// Renames or moves a journey stage.
@@ -290,6 +327,8 @@ impl DimensionMutation {
             .update_journey_stage(&Actor(s.caller.subject.clone()), id, patch)
             .await
             .map_err(ApiError::from)?;
-        Ok(JourneyStagePayload { journey_stage: JourneyStageObject(stage) })
+        Ok(JourneyStagePayload {
+            journey_stage: JourneyStageObject(stage),
+        })
     }
 }

@@ -66,7 +66,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound { entity, id } => ApiError::NotFound(format!("{entity} `{id}` was not found")),
+            StoreError::NotFound { entity, id } => {
+                ApiError::NotFound(format!("{entity} `{id}` was not found"))
+            }
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Invalid(problems) => ApiError::BadUserInput(
                 problems
@@ -89,19 +91,25 @@ impl From<ApiError> for async_graphql::Error {
         let mut ext = async_graphql::ErrorExtensionValues::default();
         ext.set("code", err.code());
         if let ApiError::BadUserInput(problems) = &err {
-                if let Some(first) = problems.first() {
-                    ext.set("field", first.path.as_str());
-                }
-                let list: Vec<async_graphql::Value> = problems
-                    .iter()
-                    .map(|p| {
-                        let mut map = async_graphql::indexmap::IndexMap::new();
-                        map.insert(async_graphql::Name::new("field"), async_graphql::Value::from(p.path.as_str()));
-                        map.insert(async_graphql::Name::new("message"), async_graphql::Value::from(p.message.as_str()));
-                        async_graphql::Value::Object(map)
-                    })
-                    .collect();
-                ext.set("problems", list);
+            if let Some(first) = problems.first() {
+                ext.set("field", first.path.as_str());
+            }
+            let list: Vec<async_graphql::Value> = problems
+                .iter()
+                .map(|p| {
+                    let mut map = async_graphql::indexmap::IndexMap::new();
+                    map.insert(
+                        async_graphql::Name::new("field"),
+                        async_graphql::Value::from(p.path.as_str()),
+                    );
+                    map.insert(
+                        async_graphql::Name::new("message"),
+                        async_graphql::Value::from(p.message.as_str()),
+                    );
+                    async_graphql::Value::Object(map)
+                })
+                .collect();
+            ext.set("problems", list);
         }
         error.extensions = Some(ext);
         error

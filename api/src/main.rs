@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -43,18 +45,26 @@ async fn main() -> anyhow::Result<()> {
                 }
                 MigrateAction::Status => {
                     for step in store.migration_status().await? {
-                        println!("{}\t{}", if step.applied { "applied" } else { "pending" }, step.name);
+                        println!(
+                            "{}\t{}",
+                            if step.applied { "applied" } else { "pending" },
+                            step.name
+                        );
                     }
                 }
             }
             Ok(())
         }
-        Some(Command::Org { action: OrgAction::Create { name } }) => {
+        Some(Command::Org {
+            action: OrgAction::Create { name },
+        }) => {
             let name = tandem_domain::segments::parse_display_name(&name)
                 .map_err(|e| anyhow::anyhow!("--name {e}"))?;
             let store = connect(&settings).await?;
             store.migrate_up(None).await?;
-            let org = store.create_organization(&Actor("system:cli".to_owned()), &name).await?;
+            let org = store
+                .create_organization(&Actor("system:cli".to_owned()), &name)
+                .await?;
             println!("{}", org.id);
             Ok(())
         }
@@ -68,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|r| AccessRole::from_claim(r).with_context(|| format!("unknown role `{r}`")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            println!("{}", minter.mint(&args.sub, args.org, &roles, args.ttl_hours * 3600)?);
+            println!(
+                "{}",
+                minter.mint(&args.sub, args.org, &roles, args.ttl_hours * 3600)?
+            );
             Ok(())
         }
         Some(Command::Schema) => Ok(()),

@@ -120,9 +120,13 @@ impl MetricObject {
     ) -> ApiResult<MetricVersionConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before).page(lim.max_page_size, lim.default_page_size)?;
+        let page = PageArgs::new(first, after, last, before)
+            .page(lim.max_page_size, lim.default_page_size)?;
         let versions = s.loaders.versions(self.0.id).await?;
-        Ok(MetricVersionConnection::from_slice(page.slice(versions), MetricVersionObject))
+        Ok(MetricVersionConnection::from_slice(
+            page.slice(versions),
+            MetricVersionObject,
+        ))
     }
 }
 
@@ -207,14 +211,19 @@ impl MetricQuery {
     ) -> ApiResult<MetricConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before).page(lim.max_page_size, lim.default_page_size)?;
+        let page = PageArgs::new(first, after, last, before)
+            .page(lim.max_page_size, lim.default_page_size)?;
         let filter = filter.unwrap_or_default();
         let filter = MetricFilter {
             status: filter.status.map(Into::into),
             perspective: filter.perspective.map(Into::into),
             search: filter.search,
         };
-        let slice = s.tenant.metrics(&filter, page).await.map_err(ApiError::from)?;
+        let slice = s
+            .tenant
+            .metrics(&filter, page)
+            .await
+            .map_err(ApiError::from)?;
         Ok(MetricConnection::from_slice(slice, MetricObject))
     }
 
@@ -224,7 +233,11 @@ impl MetricQuery {
         let Ok(key) = MetricKey::parse(&key) else {
             return Ok(None);
         };
-        Ok(s.tenant.metric_by_key(&key).await.map_err(ApiError::from)?.map(MetricObject))
+        Ok(s.tenant
+            .metric_by_key(&key)
+            .await
+            .map_err(ApiError::from)?
+            .map(MetricObject))
     }
 }
 
@@ -303,7 +316,11 @@ fn at(field: &'static str) -> impl Fn(Invalid) -> ApiError {
     move |e| ApiError::bad_input(format!("input.{field}"), e.message)
 }
 
-fn optional_text(value: Option<String>, max: usize, field: &'static str) -> Result<Option<String>, ApiError> {
+fn optional_text(
+    value: Option<String>,
+    max: usize,
+    field: &'static str,
+) -> Result<Option<String>, ApiError> {
     value
         .map(|v| parse_text(&v, max, false).map_err(at(field)))
         .transpose()
@@ -315,7 +332,8 @@ fn definition_from(input: DefineMetricInput) -> Result<MetricDefinition, ApiErro
         key: MetricKey::parse(&input.key).map_err(at("key"))?,
         name: parse_text(&input.name, 200, true).map_err(at("name"))?,
         definition: parse_text(&input.definition, 10_000, true).map_err(at("definition"))?,
-        unit: m::Unit::parse(input.unit.into(), input.currency.as_deref()).map_err(at("currency"))?,
+        unit: m::Unit::parse(input.unit.into(), input.currency.as_deref())
+            .map_err(at("currency"))?,
         direction: input.direction.into(),
         perspective: input.perspective.into(),
         kind: input.kind.into(),
@@ -325,7 +343,11 @@ fn definition_from(input: DefineMetricInput) -> Result<MetricDefinition, ApiErro
     })
 }
 
-fn maybe_text(value: MaybeUndefined<String>, max: usize, field: &'static str) -> Result<Option<Option<String>>, ApiError> {
+fn maybe_text(
+    value: MaybeUndefined<String>,
+    max: usize,
+    field: &'static str,
+) -> Result<Option<Option<String>>, ApiError> {
     match value {
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Ok(Some(None)),
@@ -336,11 +358,19 @@ fn maybe_text(value: MaybeUndefined<String>, max: usize, field: &'static str) ->
 fn patch_from(input: &mut UpdateMetricInput) -> Result<MetricPatch, ApiError> {
     let unit = match (input.unit, input.currency.as_deref()) {
         (None, None) => None,
-        (Some(kind), currency) => Some(m::Unit::parse(kind.into(), currency).map_err(at("currency"))?),
-        (None, Some(code)) => Some(m::Unit::parse(m::UnitKind::Currency, Some(code)).map_err(at("currency"))?),
+        (Some(kind), currency) => {
+            Some(m::Unit::parse(kind.into(), currency).map_err(at("currency"))?)
+        }
+        (None, Some(code)) => {
+            Some(m::Unit::parse(m::UnitKind::Currency, Some(code)).map_err(at("currency"))?)
+        }
     };
     Ok(MetricPatch {
-        name: input.name.as_deref().map(|v| parse_text(v, 200, true).map_err(at("name"))).transpose()?,
+        name: input
+            .name
+            .as_deref()
+            .map(|v| parse_text(v, 200, true).map_err(at("name")))
+            .transpose()?,
         definition: input
             .definition
             .as_deref()
@@ -363,16 +393,30 @@ pub struct MetricMutation;
 #[Object]
 impl MetricMutation {
     /// Adds a metric to the glossary as a draft.
-    async fn define_metric(&self, ctx: &Context<'_>, input: DefineMetricInput) -> ApiResult<MetricPayload> {
+    async fn define_metric(
+        &self,
+        ctx: &Context<'_>,
+        input: DefineMetricInput,
+    ) -> ApiResult<MetricPayload> {
         let s = authorized(ctx, Permission::ManageGlossary)?;
         let definition = definition_from(input)?;
         let actor = Actor(s.caller.subject.clone());
-        let metric = s.tenant.define_metric(&actor, definition).await.map_err(ApiError::from)?;
-        Ok(MetricPayload { metric: MetricObject(metric) })
+        let metric = s
+            .tenant
+            .define_metric(&actor, definition)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(MetricPayload {
+            metric: MetricObject(metric),
+        })
     }
 
     /// Changes a metric's definition; each change is kept as a new version.
-    async fn update_metric(&self, ctx: &Context<'_>, mut input: UpdateMetricInput) -> ApiResult<MetricPayload> {
+    async fn update_metric(
+        &self,
+        ctx: &Context<'_>,
+        mut input: UpdateMetricInput,
+    ) -> ApiResult<MetricPayload> {
         let s = authorized(ctx, Permission::ManageGlossary)?;
         let id = expect_global_id(&input.id, "Metric", "input.id")?;
         let patch = patch_from(&mut input)?;
@@ -382,24 +426,46 @@ impl MetricMutation {
             .update_metric(&actor, id, &patch, input.expected_version)
             .await
             .map_err(ApiError::from)?;
-        Ok(MetricPayload { metric: MetricObject(metric) })
+        Ok(MetricPayload {
+            metric: MetricObject(metric),
+        })
     }
 
     /// Approves a draft metric so scorecards, goals and plans can rely on it.
-    async fn approve_metric(&self, ctx: &Context<'_>, input: MetricIdInput) -> ApiResult<MetricPayload> {
+    async fn approve_metric(
+        &self,
+        ctx: &Context<'_>,
+        input: MetricIdInput,
+    ) -> ApiResult<MetricPayload> {
         let s = authorized(ctx, Permission::ManageGlossary)?;
         let id = expect_global_id(&input.id, "Metric", "input.id")?;
         let actor = Actor(s.caller.subject.clone());
-        let metric = s.tenant.approve_metric(&actor, id).await.map_err(ApiError::from)?;
-        Ok(MetricPayload { metric: MetricObject(metric) })
+        let metric = s
+            .tenant
+            .approve_metric(&actor, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(MetricPayload {
+            metric: MetricObject(metric),
+        })
     }
 
     /// Retires a metric: it keeps its history and observations and takes no new ones.
-    async fn retire_metric(&self, ctx: &Context<'_>, input: MetricIdInput) -> ApiResult<MetricPayload> {
+    async fn retire_metric(
+        &self,
+        ctx: &Context<'_>,
+        input: MetricIdInput,
+    ) -> ApiResult<MetricPayload> {
         let s = authorized(ctx, Permission::ManageGlossary)?;
         let id = expect_global_id(&input.id, "Metric", "input.id")?;
         let actor = Actor(s.caller.subject.clone());
-        let metric = s.tenant.retire_metric(&actor, id).await.map_err(ApiError::from)?;
-        Ok(MetricPayload { metric: MetricObject(metric) })
+        let metric = s
+            .tenant
+            .retire_metric(&actor, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(MetricPayload {
+            metric: MetricObject(metric),
+        })
     }
 }

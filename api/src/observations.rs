@@ -36,9 +36,9 @@ impl ObservationObject {
     async fn metric(&self, ctx: &Context<'_>) -> ApiResult<MetricObject> {
         let s = session(ctx)?;
         let metric = s.loaders.metric(self.0.metric_id).await?;
-        metric
-            .map(MetricObject)
-            .ok_or_else(|| ApiError::Internal(format!("observation {} has no metric", self.0.id)).into())
+        metric.map(MetricObject).ok_or_else(|| {
+            ApiError::Internal(format!("observation {} has no metric", self.0.id)).into()
+        })
     }
 
     /// First day of the period.
@@ -58,14 +58,22 @@ impl ObservationObject {
 
     /// The segment; null for the all-segments figure.
     async fn segment(&self, ctx: &Context<'_>) -> ApiResult<Option<SegmentObject>> {
-        let Some(id) = self.0.segment_id else { return Ok(None) };
+        let Some(id) = self.0.segment_id else {
+            return Ok(None);
+        };
         Ok(session(ctx)?.loaders.segment(id).await?.map(SegmentObject))
     }
 
     /// The journey stage; null for the all-stages figure.
     async fn stage(&self, ctx: &Context<'_>) -> ApiResult<Option<JourneyStageObject>> {
-        let Some(id) = self.0.stage_id else { return Ok(None) };
-        Ok(session(ctx)?.loaders.stage(id).await?.map(JourneyStageObject))
+        let Some(id) = self.0.stage_id else {
+            return Ok(None);
+        };
+        Ok(session(ctx)?
+            .loaders
+            .stage(id)
+            .await?
+            .map(JourneyStageObject))
     }
 
     /// The value, exact.
@@ -164,14 +172,22 @@ impl SeriesPoint {
 
     /// The segment, when broken down by segment.
     async fn segment(&self, ctx: &Context<'_>) -> ApiResult<Option<SegmentObject>> {
-        let Some(id) = self.0.segment else { return Ok(None) };
+        let Some(id) = self.0.segment else {
+            return Ok(None);
+        };
         Ok(session(ctx)?.loaders.segment(id).await?.map(SegmentObject))
     }
 
     /// The journey stage, when broken down by stage.
     async fn stage(&self, ctx: &Context<'_>) -> ApiResult<Option<JourneyStageObject>> {
-        let Some(id) = self.0.stage else { return Ok(None) };
-        Ok(session(ctx)?.loaders.stage(id).await?.map(JourneyStageObject))
+        let Some(id) = self.0.stage else {
+            return Ok(None);
+        };
+        Ok(session(ctx)?
+            .loaders
+            .stage(id)
+            .await?
+            .map(JourneyStageObject))
     }
 
     /// The rolled-up value, exact.
@@ -234,7 +250,11 @@ async fn resolve_stage(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid, 
         .ok_or_else(|| ApiError::bad_input(field, format!("no journey stage with key `{key}`")))
 }
 
-async fn resolve_metric(tenant: &Tenant, key: &str, field: &str) -> Result<tandem_persistence::Metric, ApiError> {
+async fn resolve_metric(
+    tenant: &Tenant,
+    key: &str,
+    field: &str,
+) -> Result<tandem_persistence::Metric, ApiError> {
     let unknown = || ApiError::bad_input(field, format!("no metric with key `{key}`"));
     let parsed = MetricKey::parse(key).map_err(|_| unknown())?;
     tenant.metric_by_key(&parsed).await?.ok_or_else(unknown)
@@ -258,7 +278,8 @@ impl ObservationQuery {
     ) -> ApiResult<ObservationConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before).page(lim.max_page_size, lim.default_page_size)?;
+        let page = PageArgs::new(first, after, last, before)
+            .page(lim.max_page_size, lim.default_page_size)?;
         let f = filter.unwrap_or_default();
         let mut filter = ObservationFilter {
             from: f.from,
@@ -275,26 +296,43 @@ impl ObservationQuery {
         if let Some(key) = &f.stage_key {
             filter.stage_id = Some(resolve_stage(&s.tenant, key, "filter.stageKey").await?);
         }
-        let slice = s.tenant.observations(&filter, page).await.map_err(ApiError::from)?;
+        let slice = s
+            .tenant
+            .observations(&filter, page)
+            .await
+            .map_err(ApiError::from)?;
         Ok(ObservationConnection::from_slice(slice, ObservationObject))
     }
 
     /// A metric's values between two dates at a granularity, rolled up by the metric's
     /// aggregation, optionally broken down by segment and/or journey stage.
-    async fn metric_series(&self, ctx: &Context<'_>, input: MetricSeriesInput) -> ApiResult<MetricSeries> {
+    async fn metric_series(
+        &self,
+        ctx: &Context<'_>,
+        input: MetricSeriesInput,
+    ) -> ApiResult<MetricSeries> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let metric = resolve_metric(&s.tenant, &input.metric_key, "input.metricKey").await?;
         let granularity: tandem_domain::periods::Granularity = input.granularity.into();
         let range = DateRange::new(input.from, input.to)
             .map_err(|e| ApiError::bad_input("input.to", e.message))?
             .widen_to(granularity);
-        let facts = s.tenant.observation_facts(metric.id, range).await.map_err(ApiError::from)?;
+        let facts = s
+            .tenant
+            .observation_facts(metric.id, range)
+            .await
+            .map_err(ApiError::from)?;
         let breakdown = Breakdown {
             by_segment: input.by_segment,
             by_stage: input.by_stage,
         };
-        let series = rollup::roll_up(&facts, metric.definition.aggregation, granularity, breakdown)
-            .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        let series = rollup::roll_up(
+            &facts,
+            metric.definition.aggregation,
+            granularity,
+            breakdown,
+        )
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
         if series.points.len() > MAX_SERIES_POINTS {
             return Err(ApiError::bad_input(
                 "input.granularity",
@@ -359,7 +397,8 @@ fn parse_rows(rows: Vec<ObservationInput>) -> Result<Vec<NewObservation>, ApiErr
     let mut parsed = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         let path = |field: &str| format!("input.observations[{i}].{field}");
-        let key = MetricKey::parse(&row.metric_key).map_err(|e| Problem::new(path("metricKey"), e.message));
+        let key = MetricKey::parse(&row.metric_key)
+            .map_err(|e| Problem::new(path("metricKey"), e.message));
         let period = Period::new(row.period_start, row.granularity.into())
             .map_err(|e| Problem::new(path("periodStart"), e.message));
         let dim = |raw: Option<String>, field: &str| {
@@ -370,18 +409,22 @@ fn parse_rows(rows: Vec<ObservationInput>) -> Result<Vec<NewObservation>, ApiErr
         let stage = dim(row.stage_key, "stageKey");
         let source = row
             .source
-            .map(|s| parse_text(&s, 200, false).map_err(|e| Problem::new(path("source"), e.message)))
+            .map(|s| {
+                parse_text(&s, 200, false).map_err(|e| Problem::new(path("source"), e.message))
+            })
             .transpose()
             .map(|s| s.filter(|t| !t.is_empty()));
         match (key, period, segment, stage, source) {
-            (Ok(metric_key), Ok(period), Ok(segment), Ok(stage), Ok(source)) => parsed.push(NewObservation {
-                metric_key,
-                period,
-                segment,
-                stage,
-                value: row.value.0,
-                source,
-            }),
+            (Ok(metric_key), Ok(period), Ok(segment), Ok(stage), Ok(source)) => {
+                parsed.push(NewObservation {
+                    metric_key,
+                    period,
+                    segment,
+                    stage,
+                    value: row.value.0,
+                    source,
+                })
+            }
             (key, period, segment, stage, source) => {
                 problems.extend(key.err());
                 problems.extend(period.err());
@@ -425,7 +468,10 @@ impl ObservationMutation {
         if input.observations.len() > max {
             return Err(ApiError::bad_input(
                 "input.observations",
-                format!("at most {max} observations per call, got {}", input.observations.len()),
+                format!(
+                    "at most {max} observations per call, got {}",
+                    input.observations.len()
+                ),
             )
             .into());
         }

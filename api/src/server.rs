@@ -53,7 +53,9 @@ impl AppState {
 
     /// Verifies the request's token and checks its organization exists.
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let caller = self.verifier.verify_header(header)?;
         let known = self
             .known_orgs
@@ -85,9 +87,9 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(middleware::map_response(move |res: Response<Body>| async move {
-            body_limit_error(res, max_body)
-        }))
+        .layer(middleware::map_response(
+            move |res: Response<Body>| async move { body_limit_error(res, max_body) },
+        ))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -108,10 +110,19 @@ fn body_limit_error(res: Response<Body>, max_body: usize) -> Response<Body> {
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("Tandem GraphiQL").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Tandem GraphiQL")
+            .finish(),
+    )
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
     let auth = state
         .authenticate(&headers)
         .await
@@ -127,7 +138,10 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
 /// Gives a code to errors raised before any resolver ran (syntax, validation, limits,
 /// input coercion); resolver errors already carry one.
 fn classify_error(error: &mut async_graphql::ServerError) {
-    let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
     if has_code {
         return;
     }
@@ -179,7 +193,10 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
         .await
         .context("Failed to connect to the database")?;
     if !args.skip_migrations {
-        store.migrate_up(None).await.context("Failed to migrate the database")?;
+        store
+            .migrate_up(None)
+            .await
+            .context("Failed to migrate the database")?;
     }
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -189,7 +206,12 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
     if settings.local_mode {
         print_local_welcome(settings, &store, addr).await?;
     }
-    let state = AppState::new(store, settings.verifier.clone(), limits_from(args), args.max_body_bytes);
+    let state = AppState::new(
+        store,
+        settings.verifier.clone(),
+        limits_from(args),
+        args.max_body_bytes,
+    );
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -199,12 +221,23 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
 }
 
 /// In local mode: makes sure the demo organization exists and prints how to use it.
-async fn print_local_welcome(settings: &Settings, store: &Store, addr: SocketAddr) -> anyhow::Result<()> {
+async fn print_local_welcome(
+    settings: &Settings,
+    store: &Store,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     let org = match store.organization_named(DEMO_ORG_NAME).await? {
         Some(org) => org,
-        None => store.create_organization(&Actor("system:local".to_owned()), DEMO_ORG_NAME).await?,
+        None => {
+            store
+                .create_organization(&Actor("system:local".to_owned()), DEMO_ORG_NAME)
+                .await?
+        }
     };
-    let minter = settings.minter.as_ref().context("local mode always has a secret")?;
+    let minter = settings
+        .minter
+        .as_ref()
+        .context("local mode always has a secret")?;
     let token = minter.mint("demo-admin", org.id, &[AccessRole::Admin], 30 * 24 * 3600)?;
     println!();
     println!("Tandem is running in local mode (no token key configured).");

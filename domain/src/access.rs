@@ -101,10 +101,22 @@ mod tests {
 
     #[test]
     fn finance_records_only_financial_observations() {
-        assert!(allows(&[Finance], Permission::RecordObservations(Perspective::Financial)));
-        assert!(!allows(&[Finance], Permission::RecordObservations(Perspective::Customer)));
-        assert!(allows(&[Revops], Permission::RecordObservations(Perspective::Customer)));
-        assert!(!allows(&[Bi, Member, Executive], Permission::RecordObservations(Perspective::Financial)));
+        assert!(allows(
+            &[Finance],
+            Permission::RecordObservations(Perspective::Financial)
+        ));
+        assert!(!allows(
+            &[Finance],
+            Permission::RecordObservations(Perspective::Customer)
+        ));
+        assert!(allows(
+            &[Revops],
+            Permission::RecordObservations(Perspective::Customer)
+        ));
+        assert!(!allows(
+            &[Bi, Member, Executive],
+            Permission::RecordObservations(Perspective::Financial)
+        ));
     }
 
     #[test]
@@ -112,7 +124,10 @@ mod tests {
         assert!(!allows(&[HrSync], Permission::ReadOrgData));
         assert!(allows(&[Bi], Permission::ReadOrgData));
         assert!(allows(&[Admin], Permission::ReadAudit));
-        assert!(!allows(&[Executive, Finance, Revops, Hr, Bi], Permission::ReadAudit));
+        assert!(!allows(
+            &[Executive, Finance, Revops, Hr, Bi],
+            Permission::ReadAudit
+        ));
         assert!(!allows(&[], Permission::ReadOrgData));
     }
 }

@@ -138,7 +138,9 @@ pub(crate) fn parse_slug(raw: &str) -> Result<String, Invalid> {
     if raw.len() > 64 {
         return Err(Invalid::new("must be at most 64 characters"));
     }
-    if let Some(bad) = chars.find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')) {
+    if let Some(bad) =
+        chars.find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
+    {
         return Err(Invalid::new(format!(
             "may hold only lower-case letters, digits, `_` and `-`, found `{bad}`"
         )));
@@ -157,7 +159,9 @@ impl MetricKey {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let key = parse_slug(raw)?;
         if key.contains('-') {
-            return Err(Invalid::new("may hold only lower-case letters, digits and `_`"));
+            return Err(Invalid::new(
+                "may hold only lower-case letters, digits and `_`",
+            ));
         }
         Ok(Self(key))
     }
@@ -191,7 +195,9 @@ impl Unit {
             (UnitKind::Currency, Some(code)) => iso_currency::Currency::from_code(code)
                 .map(Unit::Currency)
                 .ok_or_else(|| Invalid::new(format!("`{code}` is not an ISO 4217 currency code"))),
-            (UnitKind::Currency, None) => Err(Invalid::new("a CURRENCY unit needs a currency code")),
+            (UnitKind::Currency, None) => {
+                Err(Invalid::new("a CURRENCY unit needs a currency code"))
+            }
             (_, Some(_)) => Err(Invalid::new("only a CURRENCY unit takes a currency code")),
             (kind, None) => Ok(Unit::Plain(kind)),
         }
@@ -281,14 +287,23 @@ impl MetricDefinition {
         MetricDefinition {
             key: self.key.clone(),
             name: patch.name.clone().unwrap_or_else(|| self.name.clone()),
-            definition: patch.definition.clone().unwrap_or_else(|| self.definition.clone()),
+            definition: patch
+                .definition
+                .clone()
+                .unwrap_or_else(|| self.definition.clone()),
             unit: patch.unit.unwrap_or(self.unit),
             direction: patch.direction.unwrap_or(self.direction),
             perspective: patch.perspective.unwrap_or(self.perspective),
             kind: patch.kind.unwrap_or(self.kind),
             aggregation: patch.aggregation.unwrap_or(self.aggregation),
-            owner_team: patch.owner_team.clone().unwrap_or_else(|| self.owner_team.clone()),
-            formula: patch.formula.clone().unwrap_or_else(|| self.formula.clone()),
+            owner_team: patch
+                .owner_team
+                .clone()
+                .unwrap_or_else(|| self.owner_team.clone()),
+            formula: patch
+                .formula
+                .clone()
+                .unwrap_or_else(|| self.formula.clone()),
         }
     }
 }
@@ -323,7 +338,9 @@ pub fn retire(status: MetricStatus) -> Result<MetricStatus, RuleViolation> {
 /// Checks that observations may be recorded for a metric in `status`.
 pub fn ensure_recordable(status: MetricStatus) -> Result<(), Invalid> {
     match status {
-        MetricStatus::Retired => Err(Invalid::new("the metric is retired; it takes no new observations")),
+        MetricStatus::Retired => Err(Invalid::new(
+            "the metric is retired; it takes no new observations",
+        )),
         MetricStatus::Draft | MetricStatus::Approved => Ok(()),
     }
 }
@@ -347,13 +364,18 @@ mod tests {
     #[test]
     fn currency_units_need_a_real_code() {
         assert_eq!(
-            Unit::parse(UnitKind::Currency, Some("EUR")).unwrap().currency_code(),
+            Unit::parse(UnitKind::Currency, Some("EUR"))
+                .unwrap()
+                .currency_code(),
             Some("EUR")
         );
         assert!(Unit::parse(UnitKind::Currency, Some("XYZ")).is_err());
         assert!(Unit::parse(UnitKind::Currency, None).is_err());
         assert!(Unit::parse(UnitKind::Percent, Some("EUR")).is_err());
-        assert_eq!(Unit::parse(UnitKind::Days, None).unwrap().kind(), UnitKind::Days);
+        assert_eq!(
+            Unit::parse(UnitKind::Days, None).unwrap().kind(),
+            UnitKind::Days
+        );
     }
 
     #[test]

@@ -26,9 +26,8 @@ impl Granularity {
     /// The first day of the period of this granularity that contains `date`.
     /// Weeks start on Monday; quarters in January, April, July and October.
     pub fn bucket_start(self, date: NaiveDate) -> NaiveDate {
-        let first_of_month = |month: u32| {
-            NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date)
-        };
+        let first_of_month =
+            |month: u32| NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date);
         match self {
             Granularity::Day => date,
             Granularity::Week => date
@@ -116,7 +115,9 @@ impl DateRange {
     /// Parses a range; `from` must not be after `to`.
     pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Self, Invalid> {
         if from > to {
-            return Err(Invalid::new(format!("`from` ({from}) is after `to` ({to})")));
+            return Err(Invalid::new(format!(
+                "`from` ({from}) is after `to` ({to})"
+            )));
         }
         if (to - from).num_days() > Self::MAX_DAYS {
             return Err(Invalid::new("the range may span at most 50 years"));
@@ -163,18 +164,39 @@ mod tests {
     #[test]
     fn weeks_start_on_monday_across_year_ends() {
         // 2026-01-01 is a Thursday; its ISO week starts on Monday 2025-12-29.
-        assert_eq!(Granularity::Week.bucket_start(d(2026, 1, 1)), d(2025, 12, 29));
-        assert_eq!(Granularity::Week.bucket_start(d(2026, 11, 22)), d(2026, 11, 16));
-        assert_eq!(Granularity::Week.bucket_start(d(2026, 11, 16)), d(2026, 11, 16));
+        assert_eq!(
+            Granularity::Week.bucket_start(d(2026, 1, 1)),
+            d(2025, 12, 29)
+        );
+        assert_eq!(
+            Granularity::Week.bucket_start(d(2026, 11, 22)),
+            d(2026, 11, 16)
+        );
+        assert_eq!(
+            Granularity::Week.bucket_start(d(2026, 11, 16)),
+            d(2026, 11, 16)
+        );
         assert_eq!(d(2026, 11, 16).weekday(), WEEK_START);
     }
 
     #[test]
     fn months_quarters_and_years_bucket_to_their_first_day() {
-        assert_eq!(Granularity::Month.bucket_start(d(2024, 2, 29)), d(2024, 2, 1));
-        assert_eq!(Granularity::Quarter.bucket_start(d(2026, 3, 31)), d(2026, 1, 1));
-        assert_eq!(Granularity::Quarter.bucket_start(d(2026, 4, 1)), d(2026, 4, 1));
-        assert_eq!(Granularity::Quarter.bucket_start(d(2026, 12, 31)), d(2026, 10, 1));
+        assert_eq!(
+            Granularity::Month.bucket_start(d(2024, 2, 29)),
+            d(2024, 2, 1)
+        );
+        assert_eq!(
+            Granularity::Quarter.bucket_start(d(2026, 3, 31)),
+            d(2026, 1, 1)
+        );
+        assert_eq!(
+            Granularity::Quarter.bucket_start(d(2026, 4, 1)),
+            d(2026, 4, 1)
+        );
+        assert_eq!(
+            Granularity::Quarter.bucket_start(d(2026, 12, 31)),
+            d(2026, 10, 1)
+        );
         assert_eq!(Granularity::Year.bucket_start(d(2026, 7, 4)), d(2026, 1, 1));
         assert_eq!(Granularity::Day.bucket_start(d(2026, 7, 4)), d(2026, 7, 4));
     }

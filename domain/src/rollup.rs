@@ -177,7 +177,11 @@ mod tests {
     }
 
     fn month(y: i32, m: u32) -> Period {
-        Period::new(NaiveDate::from_ymd_opt(y, m, 1).unwrap(), Granularity::Month).unwrap()
+        Period::new(
+            NaiveDate::from_ymd_opt(y, m, 1).unwrap(),
+            Granularity::Month,
+        )
+        .unwrap()
     }
 
     fn fact(period: Period, seg: Option<u8>, stage: Option<u8>, value: Decimal) -> Fact<u8> {
@@ -200,7 +204,13 @@ mod tests {
             fact(day(2026, 1, 20), None, None, dec!(0.2)),
             fact(day(2026, 2, 1), None, None, dec!(12345678901234.123456789)),
         ];
-        let s = roll_up(&facts, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        let s = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(s.source_granularity, Some(Granularity::Day));
         assert_eq!(values(&s), vec![dec!(0.3), dec!(12345678901234.123456789)]);
         assert_eq!(s.points[0].period, month(2026, 1));
@@ -231,7 +241,13 @@ mod tests {
             fact(month(2026, 2), None, None, dec!(0)),
             fact(month(2026, 3), None, None, dec!(0)),
         ];
-        let s = roll_up(&facts, Aggregation::Average, Granularity::Quarter, Breakdown::default()).unwrap();
+        let s = roll_up(
+            &facts,
+            Aggregation::Average,
+            Granularity::Quarter,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(s.points[0].value, dec!(1) / dec!(3));
     }
 
@@ -242,12 +258,30 @@ mod tests {
             fact(day(2026, 1, 6), None, None, dec!(2)),
             fact(month(2026, 1), None, None, dec!(100)),
         ];
-        let monthly = roll_up(&facts, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        let monthly = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(monthly.source_granularity, Some(Granularity::Month));
         assert_eq!(values(&monthly), vec![dec!(100)]);
-        let daily = roll_up(&facts, Aggregation::Sum, Granularity::Day, Breakdown::default()).unwrap();
+        let daily = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Day,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(values(&daily), vec![dec!(1), dec!(2)]);
-        let weekly = roll_up(&facts, Aggregation::Sum, Granularity::Week, Breakdown::default()).unwrap();
+        let weekly = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Week,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(weekly.source_granularity, Some(Granularity::Day));
         assert_eq!(values(&weekly), vec![dec!(3)]);
     }
@@ -259,15 +293,36 @@ mod tests {
             fact(month(2026, 1), Some(2), None, dec!(20)),
             fact(month(2026, 1), None, None, dec!(31)),
         ];
-        let total = roll_up(&with_total, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        let total = roll_up(
+            &with_total,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(values(&total), vec![dec!(31)]);
 
         let only_segments = &with_total[..2];
-        let combined = roll_up(only_segments, Aggregation::Sum, Granularity::Month, Breakdown::default()).unwrap();
+        let combined = roll_up(
+            only_segments,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(values(&combined), vec![dec!(30)]);
 
-        let by_segment = Breakdown { by_segment: true, by_stage: false };
-        let split = roll_up(&with_total, Aggregation::Sum, Granularity::Month, by_segment).unwrap();
+        let by_segment = Breakdown {
+            by_segment: true,
+            by_stage: false,
+        };
+        let split = roll_up(
+            &with_total,
+            Aggregation::Sum,
+            Granularity::Month,
+            by_segment,
+        )
+        .unwrap();
         assert_eq!(values(&split), vec![dec!(10), dec!(20)]);
         assert_eq!(split.points[1].segment, Some(2));
     }
@@ -280,17 +335,38 @@ mod tests {
             fact(month(2026, 1), Some(1), Some(8), dec!(4)),
             fact(month(2026, 1), Some(2), Some(7), dec!(8)),
         ];
-        let both = Breakdown { by_segment: true, by_stage: true };
+        let both = Breakdown {
+            by_segment: true,
+            by_stage: true,
+        };
         let s = roll_up(&facts, Aggregation::Sum, Granularity::Quarter, both).unwrap();
-        let got: Vec<_> = s.points.iter().map(|p| (p.segment, p.stage, p.value)).collect();
+        let got: Vec<_> = s
+            .points
+            .iter()
+            .map(|p| (p.segment, p.stage, p.value))
+            .collect();
         assert_eq!(
             got,
-            vec![(Some(1), Some(7), dec!(3)), (Some(1), Some(8), dec!(4)), (Some(2), Some(7), dec!(8))]
+            vec![
+                (Some(1), Some(7), dec!(3)),
+                (Some(1), Some(8), dec!(4)),
+                (Some(2), Some(7), dec!(8))
+            ]
         );
-        let by_stage = Breakdown { by_segment: false, by_stage: true };
+        let by_stage = Breakdown {
+            by_segment: false,
+            by_stage: true,
+        };
         let s = roll_up(&facts, Aggregation::Sum, Granularity::Quarter, by_stage).unwrap();
-        let got: Vec<_> = s.points.iter().map(|p| (p.segment, p.stage, p.value)).collect();
-        assert_eq!(got, vec![(None, Some(7), dec!(11)), (None, Some(8), dec!(4))]);
+        let got: Vec<_> = s
+            .points
+            .iter()
+            .map(|p| (p.segment, p.stage, p.value))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(None, Some(7), dec!(11)), (None, Some(8), dec!(4))]
+        );
     }
 
     #[test]
@@ -300,14 +376,26 @@ mod tests {
             fact(month(2026, 3), Some(1), None, dec!(120)),
             fact(month(2026, 3), Some(2), None, dec!(50)),
         ];
-        let s = roll_up(&facts, Aggregation::Last, Granularity::Quarter, Breakdown::default()).unwrap();
+        let s = roll_up(
+            &facts,
+            Aggregation::Last,
+            Granularity::Quarter,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(values(&s), vec![dec!(170)]);
     }
 
     #[test]
     fn nothing_finer_than_asked_gives_an_empty_series() {
         let facts = vec![fact(month(2026, 1), None, None, dec!(1))];
-        let s = roll_up(&facts, Aggregation::Sum, Granularity::Week, Breakdown::default()).unwrap();
+        let s = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Week,
+            Breakdown::default(),
+        )
+        .unwrap();
         assert_eq!(s.source_granularity, None);
         assert!(s.points.is_empty());
     }
@@ -319,7 +407,12 @@ mod tests {
             fact(month(2026, 2), None, None, Decimal::MAX),
         ];
         assert_eq!(
-            roll_up(&facts, Aggregation::Sum, Granularity::Year, Breakdown::default()),
+            roll_up(
+                &facts,
+                Aggregation::Sum,
+                Granularity::Year,
+                Breakdown::default()
+            ),
             Err(Overflow)
         );
     }

@@ -132,7 +132,10 @@ fn text_null(col: impl IntoIden) -> ColumnDef {
 }
 
 fn timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().take()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .take()
 }
 
 fn json_null(col: impl IntoIden) -> ColumnDef {
@@ -315,7 +318,11 @@ impl MigrationTrait for Migration {
                     .col(text(Observations::RecordedBy))
                     .col(timestamp(Observations::RecordedAt))
                     .col(timestamp(Observations::UpdatedAt))
-                    .primary_key(Index::create().col(Observations::OrgId).col(Observations::Id))
+                    .primary_key(
+                        Index::create()
+                            .col(Observations::OrgId)
+                            .col(Observations::Id),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from_tbl(Observations::Table)
@@ -415,7 +422,9 @@ impl MigrationTrait for Migration {
             Metrics::Table.into_iden(),
             Organizations::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -91,7 +91,10 @@ pub(crate) async fn record_all<C: ConnectionTrait>(
     changes: Vec<Change>,
 ) -> StoreResult<()> {
     let at = Utc::now();
-    let mut rows = changes.into_iter().map(|c| active(org_id, actor, at, c)).peekable();
+    let mut rows = changes
+        .into_iter()
+        .map(|c| active(org_id, actor, at, c))
+        .peekable();
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(500).collect();
         row::Entity::insert_many(chunk).exec(conn).await?;
@@ -121,7 +124,11 @@ impl Tenant {
     }
 
     /// Lists audit events, newest first.
-    pub async fn audit_events(&self, filter: &AuditFilter, page: Page) -> StoreResult<Slice<AuditEvent>> {
+    pub async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> StoreResult<Slice<AuditEvent>> {
         let mut query = row::Entity::find().filter(row::Column::OrgId.eq(self.org_id));
         if let Some(entity_id) = &filter.entity_id {
             query = query.filter(row::Column::EntityId.eq(entity_id.as_str()));

@@ -161,7 +161,10 @@ impl Tenant {
             .exec_with_returning(&txn)
             .await
             .map_err(|e| {
-                StoreError::on_unique(e, format!("a segment with key `{}` already exists", new.key.as_str()))
+                StoreError::on_unique(
+                    e,
+                    format!("a segment with key `{}` already exists", new.key.as_str()),
+                )
             })?
             .into();
         audit::record(
@@ -182,7 +185,12 @@ impl Tenant {
     }
 
     /// Changes a segment's name or description.
-    pub async fn update_segment(&self, actor: &Actor, id: Uuid, patch: SegmentPatch) -> StoreResult<Segment> {
+    pub async fn update_segment(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        patch: SegmentPatch,
+    ) -> StoreResult<Segment> {
         let txn = self.store.begin_write().await?;
         let current = segment_row::Entity::find()
             .filter(segment_row::Column::OrgId.eq(self.org_id))
@@ -230,7 +238,10 @@ impl Tenant {
     }
 
     /// Loads journey stages by id.
-    pub async fn journey_stages_by_ids(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, JourneyStage>> {
+    pub async fn journey_stages_by_ids(
+        &self,
+        ids: &[Uuid],
+    ) -> StoreResult<HashMap<Uuid, JourneyStage>> {
         Ok(stage_row::Entity::find()
             .filter(stage_row::Column::OrgId.eq(self.org_id))
             .filter(stage_row::Column::Id.is_in(ids.iter().copied()))
@@ -242,7 +253,11 @@ impl Tenant {
     }
 
     /// Creates a journey stage.
-    pub async fn create_journey_stage(&self, actor: &Actor, new: NewStage) -> StoreResult<JourneyStage> {
+    pub async fn create_journey_stage(
+        &self,
+        actor: &Actor,
+        new: NewStage,
+    ) -> StoreResult<JourneyStage> {
         let txn = self.store.begin_write().await?;
         let position = match new.position {
             Some(p) => p,
@@ -269,7 +284,13 @@ impl Tenant {
             .exec_with_returning(&txn)
             .await
             .map_err(|e| {
-                StoreError::on_unique(e, format!("a journey stage with key `{}` already exists", new.key.as_str()))
+                StoreError::on_unique(
+                    e,
+                    format!(
+                        "a journey stage with key `{}` already exists",
+                        new.key.as_str()
+                    ),
+                )
             })?
             .into();
         audit::record(
@@ -290,7 +311,12 @@ impl Tenant {
     }
 
     /// Renames or moves a journey stage.
-    pub async fn update_journey_stage(&self, actor: &Actor, id: Uuid, patch: StagePatch) -> StoreResult<JourneyStage> {
+    pub async fn update_journey_stage(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        patch: StagePatch,
+    ) -> StoreResult<JourneyStage> {
         let txn = self.store.begin_write().await?;
         let current = stage_row::Entity::find()
             .filter(stage_row::Column::OrgId.eq(self.org_id))

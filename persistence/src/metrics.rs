@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder,
 };
 use serde_json::{Value as Json, json};
 use tandem_domain::metrics::{
@@ -72,7 +72,9 @@ pub struct MetricFilter {
 }
 
 fn corrupt(field: &str, err: Invalid) -> StoreError {
-    StoreError::Database(sea_orm::DbErr::Type(format!("stored metric {field}: {err}")))
+    StoreError::Database(sea_orm::DbErr::Type(format!(
+        "stored metric {field}: {err}"
+    )))
 }
 
 impl TryFrom<row::Model> for Metric {
@@ -86,9 +88,15 @@ impl TryFrom<row::Model> for Metric {
             definition: m.definition,
             unit: Unit::parse(unit_kind, m.currency.as_deref()).map_err(|e| corrupt("unit", e))?,
             direction: m.direction.parse().map_err(|e| corrupt("direction", e))?,
-            perspective: m.perspective.parse().map_err(|e| corrupt("perspective", e))?,
+            perspective: m
+                .perspective
+                .parse()
+                .map_err(|e| corrupt("perspective", e))?,
             kind: m.kind.parse().map_err(|e| corrupt("kind", e))?,
-            aggregation: m.aggregation.parse().map_err(|e| corrupt("aggregation", e))?,
+            aggregation: m
+                .aggregation
+                .parse()
+                .map_err(|e| corrupt("aggregation", e))?,
             owner_team: m.owner_team,
             formula: m.formula,
         };
@@ -204,7 +212,10 @@ impl Tenant {
     }
 
     /// All versions of the given metrics, oldest first.
-    pub async fn metric_versions(&self, metric_ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Vec<MetricVersion>>> {
+    pub async fn metric_versions(
+        &self,
+        metric_ids: &[Uuid],
+    ) -> StoreResult<HashMap<Uuid, Vec<MetricVersion>>> {
         let rows = metric_versions::Entity::find()
             .filter(metric_versions::Column::OrgId.eq(self.org_id))
             .filter(metric_versions::Column::MetricId.is_in(metric_ids.iter().copied()))
@@ -214,7 +225,10 @@ impl Tenant {
             .await?;
         let mut by_metric: HashMap<Uuid, Vec<MetricVersion>> = HashMap::new();
         for version in rows {
-            by_metric.entry(version.metric_id).or_default().push(version.into());
+            by_metric
+                .entry(version.metric_id)
+                .or_default()
+                .push(version.into());
         }
         Ok(by_metric)
     }
@@ -272,8 +286,14 @@ impl Tenant {
         patch: &MetricPatch,
         expected_version: Option<i32>,
     ) -> StoreResult<Metric> {
-        self.transition(actor, id, Transition::Update(patch), expected_version, "updateMetric")
-            .await
+        self.transition(
+            actor,
+            id,
+            Transition::Update(patch),
+            expected_version,
+            "updateMetric",
+        )
+        .await
     }
 
     /// Approves a draft metric.

@@ -6,9 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use tandem_domain::metrics::{self as rules, MetricKey, MetricStatus, Perspective};
 use tandem_domain::periods::{DateRange, Granularity, Period};
@@ -203,8 +201,14 @@ impl Tenant {
                 .await?;
             metrics.extend(found.into_iter().map(|m| (m.key.clone(), m)));
         }
-        let segment_keys: Vec<&str> = distinct(rows.iter().filter_map(|r| r.segment.as_ref().map(DimensionKey::as_str)));
-        let stage_keys: Vec<&str> = distinct(rows.iter().filter_map(|r| r.stage.as_ref().map(DimensionKey::as_str)));
+        let segment_keys: Vec<&str> = distinct(
+            rows.iter()
+                .filter_map(|r| r.segment.as_ref().map(DimensionKey::as_str)),
+        );
+        let stage_keys: Vec<&str> = distinct(
+            rows.iter()
+                .filter_map(|r| r.stage.as_ref().map(DimensionKey::as_str)),
+        );
         let mut segments = HashMap::new();
         for chunk in segment_keys.chunks(CHUNK) {
             segments.extend(self.segment_ids_by_key(&txn, chunk).await?);
@@ -222,7 +226,10 @@ impl Tenant {
             let path = |field: &str| format!("observations[{index}].{field}");
             let metric = metrics.get(row.metric_key.as_str());
             match metric {
-                None => problems.push(path("metricKey"), format!("no metric with key `{}`", row.metric_key)),
+                None => problems.push(
+                    path("metricKey"),
+                    format!("no metric with key `{}`", row.metric_key),
+                ),
                 Some(m) => {
                     let status: MetricStatus = m.status.parse().unwrap_or(MetricStatus::Retired);
                     if let Err(e) = rules::ensure_recordable(status) {
@@ -239,7 +246,10 @@ impl Tenant {
                 Some(key) => match segments.get(key.as_str()) {
                     Some(id) => Some(*id),
                     None => {
-                        problems.push(path("segmentKey"), format!("no segment with key `{}`", key.as_str()));
+                        problems.push(
+                            path("segmentKey"),
+                            format!("no segment with key `{}`", key.as_str()),
+                        );
                         None
                     }
                 },
@@ -249,17 +259,27 @@ impl Tenant {
                 Some(key) => match stages.get(key.as_str()) {
                     Some(id) => Some(*id),
                     None => {
-                        problems.push(path("stageKey"), format!("no journey stage with key `{}`", key.as_str()));
+                        problems.push(
+                            path("stageKey"),
+                            format!("no journey stage with key `{}`", key.as_str()),
+                        );
                         None
                     }
                 },
             };
             if let Some(m) = metric {
-                let r = Resolved { row, metric_id: m.id, segment_id, stage_id };
+                let r = Resolved {
+                    row,
+                    metric_id: m.id,
+                    segment_id,
+                    stage_id,
+                };
                 if let Some(first) = seen.insert(r.natural_key(), index) {
                     problems.push(
                         format!("observations[{index}]"),
-                        format!("repeats the metric, period, segment and stage of observations[{first}]"),
+                        format!(
+                            "repeats the metric, period, segment and stage of observations[{first}]"
+                        ),
                     );
                 }
                 resolved.push(r);
@@ -268,13 +288,18 @@ impl Tenant {
         if !forbidden.is_empty() {
             return Err(StoreError::Forbidden(format!(
                 "your roles may not record observations of {}",
-                forbidden.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                forbidden
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         problems.into_result()?;
 
         // Existing values for the batch's metrics over the batch's date span.
-        let mut existing: HashMap<(Uuid, NaiveDate, Granularity, String), row::Model> = HashMap::new();
+        let mut existing: HashMap<(Uuid, NaiveDate, Granularity, String), row::Model> =
+            HashMap::new();
         if let (Some(first), Some(last)) = (
             rows.iter().map(|r| r.period.start()).min(),
             rows.iter().map(|r| r.period.start()).max(),
@@ -289,7 +314,10 @@ impl Tenant {
                     .await?;
                 for m in found {
                     let granularity = period_of(&m)?.granularity();
-                    existing.insert((m.metric_id, m.period_start, granularity, m.dim_key.clone()), m);
+                    existing.insert(
+                        (m.metric_id, m.period_start, granularity, m.dim_key.clone()),
+                        m,
+                    );
                 }
             }
         }
@@ -329,7 +357,8 @@ impl Tenant {
                 operation: "recordObservations",
                 entity_type: "Observation",
                 entity_id: id.to_string(),
-                before: previous.map(|p| json!({ "value": p.value.0.to_string(), "source": p.source })),
+                before: previous
+                    .map(|p| json!({ "value": p.value.0.to_string(), "source": p.source })),
                 after: Some(after),
             });
             writes.push(row::ActiveModel {
@@ -381,7 +410,11 @@ impl Tenant {
     }
 
     /// Lists observations by period, then metric, then id.
-    pub async fn observations(&self, filter: &ObservationFilter, page: Page) -> StoreResult<Slice<Observation>> {
+    pub async fn observations(
+        &self,
+        filter: &ObservationFilter,
+        page: Page,
+    ) -> StoreResult<Slice<Observation>> {
         let mut query = row::Entity::find().filter(row::Column::OrgId.eq(self.org_id));
         if let Some(metric_id) = filter.metric_id {
             query = query.filter(row::Column::MetricId.eq(metric_id));
@@ -420,7 +453,11 @@ impl Tenant {
     }
 
     /// Every recorded value of a metric whose period starts within `range`, for roll-ups.
-    pub async fn observation_facts(&self, metric_id: Uuid, range: DateRange) -> StoreResult<Vec<Fact<Uuid>>> {
+    pub async fn observation_facts(
+        &self,
+        metric_id: Uuid,
+        range: DateRange,
+    ) -> StoreResult<Vec<Fact<Uuid>>> {
         let rows = row::Entity::find()
             .filter(row::Column::OrgId.eq(self.org_id))
             .filter(row::Column::MetricId.eq(metric_id))

@@ -34,7 +34,11 @@ impl From<row::Model> for Organization {
 
 impl Store {
     /// Creates an organization with the four default journey stages, in one transaction.
-    pub async fn create_organization(&self, actor: &Actor, name: &str) -> StoreResult<Organization> {
+    pub async fn create_organization(
+        &self,
+        actor: &Actor,
+        name: &str,
+    ) -> StoreResult<Organization> {
         let txn = self.begin_write().await?;
         let now = Utc::now();
         let org = row::ActiveModel {
@@ -55,7 +59,9 @@ impl Store {
                 created_at: Set(now),
                 updated_at: Set(now),
             });
-        journey_stages::Entity::insert_many(stages).exec(&txn).await?;
+        journey_stages::Entity::insert_many(stages)
+            .exec(&txn)
+            .await?;
         audit::record(
             &txn,
             org.id,
@@ -75,7 +81,10 @@ impl Store {
 
     /// Finds an organization by id.
     pub async fn organization(&self, id: Uuid) -> StoreResult<Option<Organization>> {
-        Ok(row::Entity::find_by_id(id).one(self.db()).await?.map(Into::into))
+        Ok(row::Entity::find_by_id(id)
+            .one(self.db())
+            .await?
+            .map(Into::into))
     }
 
     /// The oldest organization with this name, if any.

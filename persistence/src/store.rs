@@ -70,7 +70,11 @@ impl Page {
             .skip(offset as usize)
             .take(len as usize)
             .collect();
-        Slice { items, total, offset }
+        Slice {
+            items,
+            total,
+            offset,
+        }
     }
 }
 
@@ -111,7 +115,11 @@ where
             .map(convert)
             .collect::<StoreResult<_>>()?
     };
-    Ok(Slice { items, total, offset })
+    Ok(Slice {
+        items,
+        total,
+        offset,
+    })
 }
 
 #[cfg(test)]
@@ -120,7 +128,12 @@ mod page_tests {
 
     #[test]
     fn windows_follow_relay_rules() {
-        let p = |after, before, first, last| Page { after, before, first, last };
+        let p = |after, before, first, last| Page {
+            after,
+            before,
+            first,
+            last,
+        };
         assert_eq!(p(None, None, Some(10), None).window(25), (0, 10));
         assert_eq!(p(Some(9), None, Some(10), None).window(25), (10, 10));
         assert_eq!(p(Some(19), None, Some(10), None).window(25), (20, 5));
@@ -133,7 +146,12 @@ mod page_tests {
 
     #[test]
     fn in_memory_slices_match_windows() {
-        let s = Page { after: Some(1), first: Some(2), ..Page::default() }.slice(vec![0, 1, 2, 3, 4]);
+        let s = Page {
+            after: Some(1),
+            first: Some(2),
+            ..Page::default()
+        }
+        .slice(vec![0, 1, 2, 3, 4]);
         assert_eq!((s.items, s.total, s.offset), (vec![2, 3], 5, 2));
     }
 }
@@ -193,6 +211,13 @@ impl Store {
     /// reads are batched.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Runs one SQL statement as is; for operators and test set-up (creating databases).
+    pub async fn execute_unprepared(&self, sql: &str) -> StoreResult<()> {
+        use sea_orm::ConnectionTrait;
+        self.db.execute_unprepared(sql).await?;
+        Ok(())
     }
 
     /// Checks the database answers.

@@ -1,1 +1,4 @@
+//! End-to-end tests over real HTTP with real signed tokens, on SQLite and PostgreSQL.
 
+mod batching;
+mod glossary;

@@ -26,7 +26,10 @@ impl Loader<Uuid> for MetricLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Metric>, Self::Error> {
-        self.0.metrics_by_ids(keys).await.map_err(|e| Arc::new(e.into()))
+        self.0
+            .metrics_by_ids(keys)
+            .await
+            .map_err(|e| Arc::new(e.into()))
     }
 }
 
@@ -35,7 +38,10 @@ impl Loader<Uuid> for MetricVersionLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<MetricVersion>>, Self::Error> {
-        self.0.metric_versions(keys).await.map_err(|e| Arc::new(e.into()))
+        self.0
+            .metric_versions(keys)
+            .await
+            .map_err(|e| Arc::new(e.into()))
     }
 }
 
@@ -44,7 +50,10 @@ impl Loader<Uuid> for SegmentLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Segment>, Self::Error> {
-        self.0.segments_by_ids(keys).await.map_err(|e| Arc::new(e.into()))
+        self.0
+            .segments_by_ids(keys)
+            .await
+            .map_err(|e| Arc::new(e.into()))
     }
 }
 
@@ -53,7 +62,10 @@ impl Loader<Uuid> for StageLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, JourneyStage>, Self::Error> {
-        self.0.journey_stages_by_ids(keys).await.map_err(|e| Arc::new(e.into()))
+        self.0
+            .journey_stages_by_ids(keys)
+            .await
+            .map_err(|e| Arc::new(e.into()))
     }
 }
 
@@ -89,7 +101,12 @@ impl Loaders {
 
     /// Every version of a metric, oldest first.
     pub async fn versions(&self, metric_id: Uuid) -> Result<Vec<MetricVersion>, ApiError> {
-        Ok(self.versions.load_one(metric_id).await.map_err(unwrap_arc)?.unwrap_or_default())
+        Ok(self
+            .versions
+            .load_one(metric_id)
+            .await
+            .map_err(unwrap_arc)?
+            .unwrap_or_default())
     }
 
     /// A segment by id.

@@ -67,7 +67,11 @@ impl Session {
     pub fn new(store: &Store, caller: Caller) -> Self {
         let tenant = store.tenant(caller.org_id);
         let loaders = Loaders::new(&tenant);
-        Self { caller, tenant, loaders }
+        Self {
+            caller,
+            tenant,
+            loaders,
+        }
     }
 }
 
@@ -76,7 +80,9 @@ pub fn session<'a>(ctx: &Context<'a>) -> Result<&'a Session, ApiError> {
     match ctx.data::<RequestAuth>() {
         Ok(RequestAuth(Ok(session))) => Ok(session.as_ref()),
         Ok(RequestAuth(Err(e))) => Err(e.clone()),
-        Err(_) => Err(ApiError::Unauthenticated("send `Authorization: Bearer <token>`".to_owned())),
+        Err(_) => Err(ApiError::Unauthenticated(
+            "send `Authorization: Bearer <token>`".to_owned(),
+        )),
     }
 }
 
@@ -94,7 +100,11 @@ pub fn limits(ctx: &Context<'_>) -> Limits {
 
 /// Anything with a global id that `node(id:)` can fetch.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Opaque global id; pass it to `node(id:)`."))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Opaque global id; pass it to `node(id:)`."
+))]
 pub enum Node {
     /// A tenant.
     Organization(OrganizationObject),
@@ -127,12 +137,23 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .await?
             .map(|o| Node::Organization(OrganizationObject(o))),
         "Metric" => l.metric(uuid).await?.map(|m| Node::Metric(MetricObject(m))),
-        "Segment" => l.segment(uuid).await?.map(|m| Node::Segment(SegmentObject(m))),
-        "JourneyStage" => l.stage(uuid).await?.map(|m| Node::JourneyStage(JourneyStageObject(m))),
-        "Observation" => l.observation(uuid).await?.map(|m| Node::Observation(ObservationObject(m))),
+        "Segment" => l
+            .segment(uuid)
+            .await?
+            .map(|m| Node::Segment(SegmentObject(m))),
+        "JourneyStage" => l
+            .stage(uuid)
+            .await?
+            .map(|m| Node::JourneyStage(JourneyStageObject(m))),
+        "Observation" => l
+            .observation(uuid)
+            .await?
+            .map(|m| Node::Observation(ObservationObject(m))),
         "AuditEvent" => {
             s.caller.require(Permission::ReadAudit)?;
-            l.audit_event(uuid).await?.map(|m| Node::AuditEvent(AuditEventObject(m)))
+            l.audit_event(uuid)
+                .await?
+                .map(|m| Node::AuditEvent(AuditEventObject(m)))
         }
         _ => None,
     };
@@ -149,7 +170,11 @@ impl NodeQuery {
     /// Fetches several objects by global id, in the order given; null for any not found.
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<Vec<Option<Node>>> {
         if ids.len() as u64 > limits(ctx).max_page_size {
-            return Err(ApiError::bad_input("ids", format!("at most {} ids", limits(ctx).max_page_size)).into());
+            return Err(ApiError::bad_input(
+                "ids",
+                format!("at most {} ids", limits(ctx).max_page_size),
+            )
+            .into());
         }
         let mut nodes = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -161,7 +186,14 @@ impl NodeQuery {
 
 /// Every query.
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, OrganizationQuery, MetricQuery, DimensionQuery, ObservationQuery, AuditQuery);
+pub struct Query(
+    NodeQuery,
+    OrganizationQuery,
+    MetricQuery,
+    DimensionQuery,
+    ObservationQuery,
+    AuditQuery,
+);
 
 /// Every mutation.
 #[derive(MergedObject, Default)]

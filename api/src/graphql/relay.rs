@@ -25,7 +25,10 @@ pub fn decode_global_id(id: &str) -> Option<(String, Uuid)> {
 pub fn expect_global_id(id: &ID, kind: &str, field: &str) -> Result<Uuid, ApiError> {
     match decode_global_id(id) {
         Some((k, uuid)) if k == kind => Ok(uuid),
-        Some((k, _)) => Err(ApiError::bad_input(field, format!("expected a {kind} id, got a {k} id"))),
+        Some((k, _)) => Err(ApiError::bad_input(
+            field,
+            format!("expected a {kind} id, got a {k} id"),
+        )),
         None => Err(ApiError::bad_input(field, "not a valid id")),
     }
 }
@@ -58,8 +61,18 @@ pub struct PageArgs {
 
 impl PageArgs {
     /// Builds args from the four Relay arguments.
-    pub fn new(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> Self {
-        Self { first, after, last, before }
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Self {
+        Self {
+            first,
+            after,
+            last,
+            before,
+        }
     }
 
     /// Validates the arguments against the page-size limit; with neither `first` nor `last`,
@@ -79,16 +92,32 @@ impl PageArgs {
         let first = size(self.first, "first")?;
         let last = size(self.last, "last")?;
         if first.is_some() && last.is_some() {
-            return Err(ApiError::bad_input("last", "use either `first` or `last`, not both"));
+            return Err(ApiError::bad_input(
+                "last",
+                "use either `first` or `last`, not both",
+            ));
         }
-        let after = self.after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
-        let before = self.before.as_deref().map(|c| decode_cursor(c, "before")).transpose()?;
+        let after = self
+            .after
+            .as_deref()
+            .map(|c| decode_cursor(c, "after"))
+            .transpose()?;
+        let before = self
+            .before
+            .as_deref()
+            .map(|c| decode_cursor(c, "before"))
+            .transpose()?;
         let first = if first.is_none() && last.is_none() {
             Some(default_size.min(max_size))
         } else {
             first
         };
-        Ok(Page { after, before, first, last })
+        Ok(Page {
+            after,
+            before,
+            first,
+            last,
+        })
     }
 }
 
@@ -107,7 +136,9 @@ pub struct PageInfo {
 
 /// Cursors and page info for a slice.
 pub fn page_parts<T>(slice: &Slice<T>) -> (Vec<String>, PageInfo) {
-    let cursors: Vec<String> = (0..slice.items.len() as u64).map(|i| cursor(slice.offset + i)).collect();
+    let cursors: Vec<String> = (0..slice.items.len() as u64)
+        .map(|i| cursor(slice.offset + i))
+        .collect();
     let info = PageInfo {
         has_next_page: slice.offset + (slice.items.len() as u64) < slice.total,
         has_previous_page: slice.offset > 0,
@@ -144,7 +175,10 @@ macro_rules! connection {
 
         impl $conn {
             /// Builds the connection from a slice of rows.
-            pub fn from_slice<T>(slice: tandem_persistence::Slice<T>, to_node: impl Fn(T) -> $node) -> Self {
+            pub fn from_slice<T>(
+                slice: tandem_persistence::Slice<T>,
+                to_node: impl Fn(T) -> $node,
+            ) -> Self {
                 let (cursors, page_info) = $crate::graphql::relay::page_parts(&slice);
                 let total_count = i64::try_from(slice.total).unwrap_or(i64::MAX);
                 let nodes: Vec<$node> = slice.items.into_iter().map(to_node).collect();
@@ -153,7 +187,12 @@ macro_rules! connection {
                     .zip(nodes.iter().cloned())
                     .map(|(cursor, node)| $edge { cursor, node })
                     .collect();
-                Self { edges, nodes, page_info, total_count }
+                Self {
+                    edges,
+                    nodes,
+                    page_info,
+                    total_count,
+                }
             }
         }
     };
@@ -176,14 +215,38 @@ mod tests {
 
     #[test]
     fn page_args_are_bounded() {
-        let ok = PageArgs::new(Some(10), None, None, None).page(100, 20).unwrap();
+        let ok = PageArgs::new(Some(10), None, None, None)
+            .page(100, 20)
+            .unwrap();
         assert_eq!(ok.first, Some(10));
         assert_eq!(PageArgs::default().page(100, 20).unwrap().first, Some(20));
-        assert!(PageArgs::new(Some(101), None, None, None).page(100, 20).is_err());
-        assert!(PageArgs::new(Some(-1), None, None, None).page(100, 20).is_err());
-        assert!(PageArgs::new(Some(1), None, Some(1), None).page(100, 20).is_err());
-        assert!(PageArgs::new(None, Some("garbage".into()), None, None).page(100, 20).is_err());
+        assert!(
+            PageArgs::new(Some(101), None, None, None)
+                .page(100, 20)
+                .is_err()
+        );
+        assert!(
+            PageArgs::new(Some(-1), None, None, None)
+                .page(100, 20)
+                .is_err()
+        );
+        assert!(
+            PageArgs::new(Some(1), None, Some(1), None)
+                .page(100, 20)
+                .is_err()
+        );
+        assert!(
+            PageArgs::new(None, Some("garbage".into()), None, None)
+                .page(100, 20)
+                .is_err()
+        );
         let after = cursor(4);
-        assert_eq!(PageArgs::new(Some(5), Some(after), None, None).page(100, 20).unwrap().after, Some(4));
+        assert_eq!(
+            PageArgs::new(Some(5), Some(after), None, None)
+                .page(100, 20)
+                .unwrap()
+                .after,
+            Some(4)
+        );
     }
 }
