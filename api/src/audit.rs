@@ -13,6 +13,7 @@ use crate::graphql::{authorized, limits};
 #[derive(Clone)]
 pub struct AuditEventObject(pub AuditEvent);
 
+/// One change: who did what to which object, when, with the state before and after.
 #[Object(name = "AuditEvent")]
 impl AuditEventObject {
     /// Opaque global id.

@@ -17,6 +17,7 @@ use crate::graphql::{authorized, limits};
 #[derive(Clone)]
 pub struct SegmentObject(pub Segment);
 
+/// A customer segment, such as Enterprise, Mid-market or SMB.
 #[Object(name = "Segment")]
 impl SegmentObject {
     /// Opaque global id.
@@ -54,6 +55,7 @@ impl SegmentObject {
 #[derive(Clone)]
 pub struct JourneyStageObject(pub JourneyStage);
 
+/// A stage of the customer journey, such as Acquisition or Retention.
 #[Object(name = "JourneyStage")]
 impl JourneyStageObject {
     /// Opaque global id.

@@ -10,13 +10,14 @@ use tandem_persistence::{Actor, Metric, MetricFilter, MetricVersion};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::{Aggregation, Direction, MetricKind, MetricStatus, Perspective, Unit};
 use crate::graphql::relay::{PageArgs, connection, expect_global_id, global_id};
-use crate::graphql::{authorized, limits};
+use crate::graphql::{authorized, limits, selects};
 
 /// An entry of the shared metric glossary: what a number means, how it is measured and
 /// rolled up, and who owns it.
 #[derive(Clone)]
 pub struct MetricObject(pub Metric);
 
+/// An entry of the shared metric glossary: what a number means, how it is measured and rolled up, and who owns it.
 #[Object(name = "Metric")]
 impl MetricObject {
     /// Opaque global id.
@@ -134,6 +135,7 @@ impl MetricObject {
 #[derive(Clone)]
 pub struct MetricVersionObject(MetricVersion);
 
+/// One version of a metric definition: who changed what, when.
 #[Object(name = "MetricVersion")]
 impl MetricVersionObject {
     /// Version number.
@@ -224,6 +226,9 @@ impl MetricQuery {
             .metrics(&filter, page)
             .await
             .map_err(ApiError::from)?;
+        if selects(ctx, &["versions"]) {
+            s.loaders.prime_versions(slice.items.iter().map(|m| m.id)).await?;
+        }
         Ok(MetricConnection::from_slice(slice, MetricObject))
     }
 

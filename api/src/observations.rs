@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::Granularity;
 use crate::graphql::relay::{PageArgs, connection, global_id};
 use crate::graphql::scalars::Decimal;
-use crate::graphql::{authorized, limits, session};
+use crate::graphql::{authorized, limits, selects, session};
 use crate::metrics::MetricObject;
 
 /// Most points one series may return.
@@ -25,6 +25,7 @@ const MAX_SERIES_POINTS: usize = 20_000;
 #[derive(Clone)]
 pub struct ObservationObject(pub Observation);
 
+/// One recorded value of a metric for a period, optionally for one segment and journey stage.
 #[Object(name = "Observation")]
 impl ObservationObject {
     /// Opaque global id.
@@ -158,6 +159,7 @@ pub struct MetricSeries {
 /// One point of a series.
 pub struct SeriesPoint(rollup::Point<Uuid>);
 
+/// One point of a series: a bucket, optionally a segment and stage, and the rolled-up value.
 #[Object]
 impl SeriesPoint {
     /// First day of the bucket.
@@ -201,6 +203,7 @@ impl SeriesPoint {
     }
 }
 
+/// A metric's values over time, rolled up by its aggregation.
 #[Object]
 impl MetricSeries {
     /// The metric.
@@ -301,6 +304,19 @@ impl ObservationQuery {
             .observations(&filter, page)
             .await
             .map_err(ApiError::from)?;
+        let rows = &slice.items;
+        if selects(ctx, &["metric"]) {
+            s.loaders.prime_metrics(rows.iter().map(|o| o.metric_id)).await?;
+        }
+        if selects(ctx, &["metric", "versions"]) {
+            s.loaders.prime_versions(rows.iter().map(|o| o.metric_id)).await?;
+        }
+        if selects(ctx, &["segment"]) {
+            s.loaders.prime_segments(rows.iter().filter_map(|o| o.segment_id)).await?;
+        }
+        if selects(ctx, &["stage"]) {
+            s.loaders.prime_stages(rows.iter().filter_map(|o| o.stage_id)).await?;
+        }
         Ok(ObservationConnection::from_slice(slice, ObservationObject))
     }
 
@@ -339,6 +355,13 @@ impl ObservationQuery {
                 format!("the series would have more than {MAX_SERIES_POINTS} points; use a coarser granularity or a shorter range"),
             )
             .into());
+        }
+        let look = ctx.look_ahead().field("points");
+        if look.field("segment").exists() {
+            s.loaders.prime_segments(series.points.iter().filter_map(|p| p.segment)).await?;
+        }
+        if look.field("stage").exists() {
+            s.loaders.prime_stages(series.points.iter().filter_map(|p| p.stage)).await?;
         }
         Ok(MetricSeries {
             metric: MetricObject(metric),

@@ -13,6 +13,7 @@ use crate::graphql::{authorized, session};
 #[derive(Clone)]
 pub struct OrganizationObject(pub Organization);
 
+/// A tenant: a company using Tandem. Nothing crosses organizations.
 #[Object(name = "Organization")]
 impl OrganizationObject {
     /// Opaque global id.
@@ -42,6 +43,7 @@ pub struct Viewer {
     roles: Vec<String>,
 }
 
+/// Who is calling, as the server understood the token.
 #[Object]
 impl Viewer {
     /// The token's subject.

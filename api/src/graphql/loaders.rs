@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tandem_persistence::{
     AuditEvent, JourneyStage, Metric, MetricVersion, Observation, Segment, Tenant,
 };
@@ -72,10 +72,10 @@ impl Loader<Uuid> for StageLoader {
 /// The loaders of one request, all scoped to the caller's organization.
 pub struct Loaders {
     tenant: Tenant,
-    metrics: DataLoader<MetricLoader>,
-    versions: DataLoader<MetricVersionLoader>,
-    segments: DataLoader<SegmentLoader>,
-    stages: DataLoader<StageLoader>,
+    metrics: DataLoader<MetricLoader, HashMapCache>,
+    versions: DataLoader<MetricVersionLoader, HashMapCache>,
+    segments: DataLoader<SegmentLoader, HashMapCache>,
+    stages: DataLoader<StageLoader, HashMapCache>,
 }
 
 fn unwrap_arc(e: Arc<ApiError>) -> ApiError {
@@ -87,11 +87,37 @@ impl Loaders {
     pub fn new(tenant: &Tenant) -> Self {
         Self {
             tenant: tenant.clone(),
-            metrics: DataLoader::new(MetricLoader(tenant.clone()), tokio::spawn),
-            versions: DataLoader::new(MetricVersionLoader(tenant.clone()), tokio::spawn),
-            segments: DataLoader::new(SegmentLoader(tenant.clone()), tokio::spawn),
-            stages: DataLoader::new(StageLoader(tenant.clone()), tokio::spawn),
+            metrics: DataLoader::with_cache(MetricLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
+            versions: DataLoader::with_cache(MetricVersionLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
+            segments: DataLoader::with_cache(SegmentLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
+            stages: DataLoader::with_cache(StageLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
         }
+    }
+
+    /// Loads the metrics of a whole page in one batch, so the per-row lookups that follow
+    /// hit the cache. Batching by keys known up front does not depend on timing, unlike
+    /// collecting per-row loads over a delay window.
+    pub async fn prime_metrics(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
+        self.metrics.load_many(ids).await.map_err(unwrap_arc)?;
+        Ok(())
+    }
+
+    /// Loads the versions of a page of metrics in one batch.
+    pub async fn prime_versions(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
+        self.versions.load_many(ids).await.map_err(unwrap_arc)?;
+        Ok(())
+    }
+
+    /// Loads the segments of a page in one batch.
+    pub async fn prime_segments(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
+        self.segments.load_many(ids).await.map_err(unwrap_arc)?;
+        Ok(())
+    }
+
+    /// Loads the journey stages of a page in one batch.
+    pub async fn prime_stages(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
+        self.stages.load_many(ids).await.map_err(unwrap_arc)?;
+        Ok(())
     }
 
     /// A metric by id.

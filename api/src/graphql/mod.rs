@@ -93,6 +93,19 @@ pub fn authorized<'a>(ctx: &Context<'a>, permission: Permission) -> Result<&'a S
     Ok(session)
 }
 
+/// Whether the selection of a connection field asks for `path` under its items, through
+/// either `edges { node { ... } }` or `nodes { ... }`.
+pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
+    let look = ctx.look_ahead();
+    let mut via_edges = look.field("edges").field("node");
+    let mut via_nodes = look.field("nodes");
+    for name in path {
+        via_edges = via_edges.field(name);
+        via_nodes = via_nodes.field(name);
+    }
+    via_edges.exists() || via_nodes.exists()
+}
+
 /// The request's limits.
 pub fn limits(ctx: &Context<'_>) -> Limits {
     ctx.data::<Limits>().copied().unwrap_or_default()

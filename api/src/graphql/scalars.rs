@@ -9,6 +9,7 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decimal(pub rust_decimal::Decimal);
 
+/// An exact decimal number written as a string, such as "12345678901234.123456789". Up to 28 significant digits; never a float.
 #[Scalar(name = "Decimal")]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
