@@ -154,10 +154,12 @@ fn classify_error(error: &mut async_graphql::ServerError) {
         extensions.set("limit", "queryComplexity");
     }
     // Input coercion errors name the argument path: `Invalid value for argument "input.x.0.y"`.
-    if let Some(rest) = message.split("argument \"").nth(1) {
-        if let Some(path) = rest.split('"').next() {
-            extensions.set("field", path);
-        }
+    if let Some(path) = message
+        .split("argument \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+    {
+        extensions.set("field", path);
     }
 }
 

@@ -123,11 +123,11 @@ pub fn roll_up<K: Ord + Clone>(
 
 /// Keeps the rows a dimension contributes: the named ones when broken down; otherwise the
 /// unnamed totals if there are any, else every row.
-fn select_dimension<'a, K>(
-    rows: Vec<&'a Fact<K>>,
+fn select_dimension<K>(
+    rows: Vec<&Fact<K>>,
     broken_down: bool,
     names_value: impl Fn(&Fact<K>) -> bool,
-) -> Vec<&'a Fact<K>> {
+) -> Vec<&Fact<K>> {
     if broken_down {
         return rows.into_iter().filter(|f| names_value(f)).collect();
     }
