@@ -1,12 +1,12 @@
 //! The audit trail over GraphQL (admin only).
 
 use async_graphql::{Context, ID, InputObject, Json, Object};
-use chrono::{DateTime, Utc};
 use tandem_domain::access::Permission;
 use tandem_persistence::{AuditEvent, AuditFilter};
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::relay::{PageArgs, connection, decode_global_id, global_id};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::{authorized, limits};
 
 /// One change: who did what to which object, when, with the state before and after.
@@ -54,8 +54,8 @@ impl AuditEventObject {
     }
 
     /// When the change was made.
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
+    async fn at(&self) -> DateTime {
+        DateTime(self.0.at)
     }
 }
 
@@ -75,9 +75,9 @@ pub struct AuditFilterInput {
     /// Only events by this actor (token subject).
     pub actor: Option<String>,
     /// Only events at or after this time.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<DateTime>,
     /// Only events before this time.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<DateTime>,
 }
 
 /// Audit queries.
@@ -112,8 +112,8 @@ impl AuditQuery {
         let filter = AuditFilter {
             entity_id,
             actor: f.actor,
-            from: f.from,
-            to: f.to,
+            from: f.from.map(|t| t.0),
+            to: f.to.map(|t| t.0),
         };
         let slice = s
             .tenant

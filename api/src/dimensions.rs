@@ -1,7 +1,6 @@
 //! Segments and journey stages over GraphQL.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use tandem_domain::access::Permission;
 use tandem_domain::metrics::parse_text;
 use tandem_domain::segments::{DimensionKey, parse_display_name};
@@ -11,6 +10,7 @@ use tandem_persistence::{
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::relay::{PageArgs, connection, expect_global_id, global_id};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::{authorized, limits};
 
 /// A customer segment, such as Enterprise, Mid-market or SMB.
@@ -41,13 +41,13 @@ impl SegmentObject {
     }
 
     /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
 
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 
@@ -79,13 +79,13 @@ impl JourneyStageObject {
     }
 
     /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
 
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 

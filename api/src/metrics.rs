@@ -1,7 +1,6 @@
 //! The metric glossary over GraphQL.
 
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use tandem_domain::Invalid;
 use tandem_domain::access::Permission;
 use tandem_domain::metrics::{self as m, MetricDefinition, MetricKey, MetricPatch, parse_text};
@@ -10,6 +9,7 @@ use tandem_persistence::{Actor, Metric, MetricFilter, MetricVersion};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::{Aggregation, Direction, MetricKind, MetricStatus, Perspective, Unit};
 use crate::graphql::relay::{PageArgs, connection, expect_global_id, global_id};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::{authorized, limits, selects};
 
 /// An entry of the shared metric glossary: what a number means, how it is measured and
@@ -96,8 +96,8 @@ impl MetricObject {
     }
 
     /// When the metric was defined.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
 
     /// Who changed the metric last.
@@ -106,8 +106,8 @@ impl MetricObject {
     }
 
     /// When the metric last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 
     /// Every version of the definition, oldest first: who changed what, when.
@@ -154,8 +154,8 @@ impl MetricVersionObject {
     }
 
     /// When.
-    async fn changed_at(&self) -> DateTime<Utc> {
-        self.0.changed_at
+    async fn changed_at(&self) -> DateTime {
+        DateTime(self.0.changed_at)
     }
 
     /// The definition before the change; null for the first version.
@@ -227,7 +227,9 @@ impl MetricQuery {
             .await
             .map_err(ApiError::from)?;
         if selects(ctx, &["versions"]) {
-            s.loaders.prime_versions(slice.items.iter().map(|m| m.id)).await?;
+            s.loaders
+                .prime_versions(slice.items.iter().map(|m| m.id))
+                .await?;
         }
         Ok(MetricConnection::from_slice(slice, MetricObject))
     }

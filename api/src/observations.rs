@@ -1,7 +1,6 @@
 //! Observations over GraphQL: bulk recording, lists, and rolled-up series.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
 use tandem_domain::access::Permission;
 use tandem_domain::metrics::{MetricKey, Perspective as DomainPerspective, parse_text};
 use tandem_domain::periods::{DateRange, Period};
@@ -14,7 +13,7 @@ use crate::dimensions::{JourneyStageObject, SegmentObject};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::Granularity;
 use crate::graphql::relay::{PageArgs, connection, global_id};
-use crate::graphql::scalars::Decimal;
+use crate::graphql::scalars::{Date, DateTime, Decimal};
 use crate::graphql::{authorized, limits, selects, session};
 use crate::metrics::MetricObject;
 
@@ -43,13 +42,13 @@ impl ObservationObject {
     }
 
     /// First day of the period.
-    async fn period_start(&self) -> NaiveDate {
-        self.0.period.start()
+    async fn period_start(&self) -> Date {
+        self.0.period.start().into()
     }
 
     /// Last day of the period (inclusive).
-    async fn period_end(&self) -> NaiveDate {
-        self.0.period.end()
+    async fn period_end(&self) -> Date {
+        self.0.period.end().into()
     }
 
     /// Length of the period.
@@ -79,7 +78,7 @@ impl ObservationObject {
 
     /// The value, exact.
     async fn value(&self) -> Decimal {
-        Decimal(self.0.value)
+        self.0.value.into()
     }
 
     /// Where the value came from.
@@ -93,13 +92,13 @@ impl ObservationObject {
     }
 
     /// When the value was first recorded.
-    async fn recorded_at(&self) -> DateTime<Utc> {
-        self.0.recorded_at
+    async fn recorded_at(&self) -> DateTime {
+        DateTime(self.0.recorded_at)
     }
 
     /// When the value last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 
@@ -117,9 +116,9 @@ pub struct ObservationFilterInput {
     /// Only this metric.
     pub metric_key: Option<String>,
     /// Only periods starting on or after this date.
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// Only periods starting on or before this date.
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
     /// Only this granularity.
     pub granularity: Option<Granularity>,
     /// Only this segment.
@@ -134,9 +133,9 @@ pub struct MetricSeriesInput {
     /// The metric.
     pub metric_key: String,
     /// First day of the range; widened to the start of its period.
-    pub from: NaiveDate,
+    pub from: Date,
     /// Last day of the range; widened to the end of its period.
-    pub to: NaiveDate,
+    pub to: Date,
     /// Granularity of the points.
     pub granularity: Granularity,
     /// One series per segment.
@@ -163,13 +162,13 @@ pub struct SeriesPoint(rollup::Point<Uuid>);
 #[Object]
 impl SeriesPoint {
     /// First day of the bucket.
-    async fn period_start(&self) -> NaiveDate {
-        self.0.period.start()
+    async fn period_start(&self) -> Date {
+        self.0.period.start().into()
     }
 
     /// Last day of the bucket (inclusive).
-    async fn period_end(&self) -> NaiveDate {
-        self.0.period.end()
+    async fn period_end(&self) -> Date {
+        self.0.period.end().into()
     }
 
     /// The segment, when broken down by segment.
@@ -194,7 +193,12 @@ impl SeriesPoint {
 
     /// The rolled-up value, exact.
     async fn value(&self) -> Decimal {
-        Decimal(self.0.value)
+        self.0.value.into()
+    }
+
+    /// The recorded granularity this point was rolled up from.
+    async fn source_granularity(&self) -> Granularity {
+        self.0.source_granularity.into()
     }
 
     /// How many recorded values went into it.
@@ -216,19 +220,19 @@ impl MetricSeries {
         self.granularity
     }
 
-    /// The recorded granularity the points were rolled up from; null when nothing matched.
+    /// The coarsest recorded granularity any point was rolled up from; null when nothing matched.
     async fn source_granularity(&self) -> Option<Granularity> {
         self.source
     }
 
     /// First day covered (the requested start, widened to its period).
-    async fn from(&self) -> NaiveDate {
-        self.range.from()
+    async fn from(&self) -> Date {
+        self.range.from().into()
     }
 
     /// Last day covered (the requested end, widened to its period).
-    async fn to(&self) -> NaiveDate {
-        self.range.to()
+    async fn to(&self) -> Date {
+        self.range.to().into()
     }
 
     /// Points ordered by period, then segment, then stage; buckets without data are absent.
@@ -285,8 +289,8 @@ impl ObservationQuery {
             .page(lim.max_page_size, lim.default_page_size)?;
         let f = filter.unwrap_or_default();
         let mut filter = ObservationFilter {
-            from: f.from,
-            to: f.to,
+            from: f.from.map(|d| d.at("filter.from")).transpose()?,
+            to: f.to.map(|d| d.at("filter.to")).transpose()?,
             granularity: f.granularity.map(Into::into),
             ..ObservationFilter::default()
         };
@@ -306,16 +310,24 @@ impl ObservationQuery {
             .map_err(ApiError::from)?;
         let rows = &slice.items;
         if selects(ctx, &["metric"]) {
-            s.loaders.prime_metrics(rows.iter().map(|o| o.metric_id)).await?;
+            s.loaders
+                .prime_metrics(rows.iter().map(|o| o.metric_id))
+                .await?;
         }
         if selects(ctx, &["metric", "versions"]) {
-            s.loaders.prime_versions(rows.iter().map(|o| o.metric_id)).await?;
+            s.loaders
+                .prime_versions(rows.iter().map(|o| o.metric_id))
+                .await?;
         }
         if selects(ctx, &["segment"]) {
-            s.loaders.prime_segments(rows.iter().filter_map(|o| o.segment_id)).await?;
+            s.loaders
+                .prime_segments(rows.iter().filter_map(|o| o.segment_id))
+                .await?;
         }
         if selects(ctx, &["stage"]) {
-            s.loaders.prime_stages(rows.iter().filter_map(|o| o.stage_id)).await?;
+            s.loaders
+                .prime_stages(rows.iter().filter_map(|o| o.stage_id))
+                .await?;
         }
         Ok(ObservationConnection::from_slice(slice, ObservationObject))
     }
@@ -330,7 +342,9 @@ impl ObservationQuery {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let metric = resolve_metric(&s.tenant, &input.metric_key, "input.metricKey").await?;
         let granularity: tandem_domain::periods::Granularity = input.granularity.into();
-        let range = DateRange::new(input.from, input.to)
+        let from = input.from.at("input.from")?;
+        let to = input.to.at("input.to")?;
+        let range = DateRange::new(from, to)
             .map_err(|e| ApiError::bad_input("input.to", e.message))?
             .widen_to(granularity);
         let facts = s
@@ -358,10 +372,14 @@ impl ObservationQuery {
         }
         let look = ctx.look_ahead().field("points");
         if look.field("segment").exists() {
-            s.loaders.prime_segments(series.points.iter().filter_map(|p| p.segment)).await?;
+            s.loaders
+                .prime_segments(series.points.iter().filter_map(|p| p.segment))
+                .await?;
         }
         if look.field("stage").exists() {
-            s.loaders.prime_stages(series.points.iter().filter_map(|p| p.stage)).await?;
+            s.loaders
+                .prime_stages(series.points.iter().filter_map(|p| p.stage))
+                .await?;
         }
         Ok(MetricSeries {
             metric: MetricObject(metric),
@@ -379,7 +397,7 @@ pub struct ObservationInput {
     /// The metric, by key.
     pub metric_key: String,
     /// First day of the period; must start a period of `granularity`.
-    pub period_start: NaiveDate,
+    pub period_start: Date,
     /// Length of the period.
     pub granularity: Granularity,
     /// The segment, by key; omit for the all-segments figure.
@@ -420,37 +438,41 @@ fn parse_rows(rows: Vec<ObservationInput>) -> Result<Vec<NewObservation>, ApiErr
     let mut parsed = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         let path = |field: &str| format!("input.observations[{i}].{field}");
-        let key = MetricKey::parse(&row.metric_key)
-            .map_err(|e| Problem::new(path("metricKey"), e.message));
-        let period = Period::new(row.period_start, row.granularity.into())
-            .map_err(|e| Problem::new(path("periodStart"), e.message));
-        let dim = |raw: Option<String>, field: &str| {
-            raw.map(|k| DimensionKey::parse(&k).map_err(|e| Problem::new(path(field), e.message)))
+        let at = |field: &'static str| move |message: String| Problem::new(path(field), message);
+        let key = MetricKey::parse(&row.metric_key).map_err(|e| at("metricKey")(e.message));
+        let period = row
+            .period_start
+            .checked()
+            .map_err(at("periodStart"))
+            .and_then(|start| {
+                Period::new(start, row.granularity.into()).map_err(|e| at("periodStart")(e.message))
+            });
+        let value = row.value.checked().map_err(at("value"));
+        let dim = |raw: Option<String>, field: &'static str| {
+            raw.map(|k| DimensionKey::parse(&k).map_err(|e| at(field)(e.message)))
                 .transpose()
         };
         let segment = dim(row.segment_key, "segmentKey");
         let stage = dim(row.stage_key, "stageKey");
         let source = row
             .source
-            .map(|s| {
-                parse_text(&s, 200, false).map_err(|e| Problem::new(path("source"), e.message))
-            })
+            .map(|s| parse_text(&s, 200, false).map_err(|e| at("source")(e.message)))
             .transpose()
             .map(|s| s.filter(|t| !t.is_empty()));
-        match (key, period, segment, stage, source) {
-            (Ok(metric_key), Ok(period), Ok(segment), Ok(stage), Ok(source)) => {
-                parsed.push(NewObservation {
+        match (key, period, value, segment, stage, source) {
+            (Ok(metric_key), Ok(period), Ok(value), Ok(segment), Ok(stage), Ok(source)) => parsed
+                .push(NewObservation {
                     metric_key,
                     period,
                     segment,
                     stage,
-                    value: row.value.0,
+                    value,
                     source,
-                })
-            }
-            (key, period, segment, stage, source) => {
+                }),
+            (key, period, value, segment, stage, source) => {
                 problems.extend(key.err());
                 problems.extend(period.err());
+                problems.extend(value.err());
                 problems.extend(segment.err());
                 problems.extend(stage.err());
                 problems.extend(source.err());

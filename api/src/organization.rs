@@ -1,12 +1,12 @@
 //! The caller's own organization and identity.
 
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use tandem_domain::access::Permission;
 use tandem_persistence::Organization;
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::relay::global_id;
+use crate::graphql::scalars::DateTime;
 use crate::graphql::{authorized, session};
 
 /// A tenant: a company using Tandem. Nothing crosses organizations.
@@ -32,8 +32,8 @@ impl OrganizationObject {
     }
 
     /// When the organization was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
 }
 

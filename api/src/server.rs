@@ -87,10 +87,11 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // The limit sits inside the rewrite so its bare 413 becomes a GraphQL-shaped error.
+        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(middleware::map_response(
             move |res: Response<Body>| async move { body_limit_error(res, max_body) },
         ))
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

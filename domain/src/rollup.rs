@@ -2,10 +2,13 @@
 //! and journey stages, following the metric's aggregation.
 //!
 //! Rules (see also `docs/series.md`):
-//! - Source granularity: the coarsest recorded granularity that rolls into the requested one
-//!   is used, so a metric recorded both daily and monthly is never counted twice.
+//! - Source granularity: in each bucket, the coarsest recorded granularity that rolls into the
+//!   requested one is used, so a metric recorded both daily and monthly is never counted twice,
+//!   and a month recorded only daily still counts next to months recorded monthly.
 //! - A dimension that is not broken down uses the rows recorded without it (the organization's
-//!   own total) when there are any, and otherwise combines the rows of every value of it.
+//!   own total) when there are any, and otherwise combines the rows of every value of it. This
+//!   choice is made per recorded period (and per value of the dimensions broken down), so a
+//!   period recorded only by segment still counts when another period has a total.
 //!   A dimension that is broken down uses only the rows that name a value of it.
 //! - `LAST` takes, in each bucket, the rows of the latest source period and adds them up
 //!   (balances such as ARR add across segments).
@@ -53,12 +56,14 @@ pub struct Point<K> {
     pub value: Decimal,
     /// How many recorded values went into it.
     pub observations: usize,
+    /// The recorded granularity this point was built from.
+    pub source_granularity: Granularity,
 }
 
 /// A rolled-up series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Series<K> {
-    /// The recorded granularity the points were built from; `None` when nothing matched.
+    /// The coarsest recorded granularity any point was built from; `None` when nothing matched.
     pub source_granularity: Option<Granularity>,
     /// Points ordered by period, then segment, then stage.
     pub points: Vec<Point<K>>,
@@ -76,33 +81,43 @@ pub fn roll_up<K: Ord + Clone>(
     granularity: Granularity,
     breakdown: Breakdown,
 ) -> Result<Series<K>, Overflow> {
-    let source = facts
+    // Per bucket, the coarsest recorded granularity that rolls into the requested one.
+    let mut source_of: BTreeMap<Period, Granularity> = BTreeMap::new();
+    for fact in facts
         .iter()
-        .map(|f| f.period.granularity())
-        .filter(|g| g.rolls_into(granularity))
-        .max();
-    let Some(source) = source else {
-        return Ok(Series {
-            source_granularity: None,
-            points: Vec::new(),
-        });
+        .filter(|f| f.period.granularity().rolls_into(granularity))
+    {
+        let g = fact.period.granularity();
+        source_of
+            .entry(fact.period.bucket(granularity))
+            .and_modify(|s| *s = (*s).max(g))
+            .or_insert(g);
+    }
+    let uses = |f: &&Fact<K>| {
+        source_of.get(&f.period.bucket(granularity)) == Some(&f.period.granularity())
     };
-    let at_source: Vec<&Fact<K>> = facts
-        .iter()
-        .filter(|f| f.period.granularity() == source)
-        .collect();
-    let by_segment = select_dimension(at_source, breakdown.by_segment, |f| f.segment.is_some());
-    let selected = select_dimension(by_segment, breakdown.by_stage, |f| f.stage.is_some());
-
     type GroupKey<K> = (Period, Option<K>, Option<K>);
-    let mut groups: BTreeMap<GroupKey<K>, Vec<&Fact<K>>> = BTreeMap::new();
-    for fact in selected {
+    // The rows of each recorded period and broken-down value: the totals rule applies within
+    // one of these cells, so a total recorded for one period never hides the rows of another.
+    let mut cells: BTreeMap<GroupKey<K>, Vec<&Fact<K>>> = BTreeMap::new();
+    for fact in facts.iter().filter(uses) {
         let key = (
-            fact.period.bucket(granularity),
+            fact.period,
             fact.segment.clone().filter(|_| breakdown.by_segment),
             fact.stage.clone().filter(|_| breakdown.by_stage),
         );
-        groups.entry(key).or_default().push(fact);
+        cells.entry(key).or_default().push(fact);
+    }
+    let mut groups: BTreeMap<GroupKey<K>, Vec<&Fact<K>>> = BTreeMap::new();
+    for ((period, segment, stage), rows) in cells {
+        let rows = select_dimension(rows, breakdown.by_segment, |f| f.segment.is_some());
+        let rows = select_dimension(rows, breakdown.by_stage, |f| f.stage.is_some());
+        if !rows.is_empty() {
+            groups
+                .entry((period.bucket(granularity), segment, stage))
+                .or_default()
+                .extend(rows);
+        }
     }
 
     let mut points = Vec::with_capacity(groups.len());
@@ -113,10 +128,11 @@ pub fn roll_up<K: Ord + Clone>(
             stage,
             value: aggregate(aggregation, &rows)?,
             observations: rows.len(),
+            source_granularity: source_of.get(&period).copied().unwrap_or(granularity),
         });
     }
     Ok(Series {
-        source_granularity: Some(source),
+        source_granularity: source_of.values().copied().max(),
         points,
     })
 }
@@ -328,6 +344,55 @@ mod tests {
     }
 
     #[test]
+    fn the_totals_rule_applies_per_period_so_no_period_is_dropped() {
+        let facts = vec![
+            // January: a total and its segments.
+            fact(month(2026, 1), None, None, dec!(1000)),
+            fact(month(2026, 1), Some(1), None, dec!(100)),
+            // February: segments only.
+            fact(month(2026, 2), Some(1), None, dec!(150)),
+            fact(month(2026, 2), Some(2), None, dec!(800)),
+        ];
+        let monthly = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown::default(),
+        )
+        .unwrap();
+        assert_eq!(values(&monthly), vec![dec!(1000), dec!(950)]);
+        // A quarter adds each month's own figure.
+        let quarterly = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Quarter,
+            Breakdown::default(),
+        )
+        .unwrap();
+        assert_eq!(values(&quarterly), vec![dec!(1950)]);
+        assert_eq!(quarterly.points[0].observations, 3);
+
+        // Likewise for stages within one segment's breakdown.
+        let staged = vec![
+            fact(month(2026, 1), Some(1), None, dec!(10)),
+            fact(month(2026, 1), Some(1), Some(7), dec!(4)),
+            fact(month(2026, 1), Some(2), Some(7), dec!(5)),
+            fact(month(2026, 1), Some(2), Some(8), dec!(6)),
+        ];
+        let by_segment = roll_up(
+            &staged,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown {
+                by_segment: true,
+                by_stage: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(values(&by_segment), vec![dec!(10), dec!(11)]);
+    }
+
+    #[test]
     fn breaks_down_by_segment_and_stage_together() {
         let facts = vec![
             fact(month(2026, 1), Some(1), Some(7), dec!(1)),
@@ -384,6 +449,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(values(&s), vec![dec!(170)]);
+    }
+
+    #[test]
+    fn source_granularity_is_chosen_per_bucket() {
+        let facts = vec![
+            fact(day(2026, 1, 5), None, None, dec!(1)),
+            fact(day(2026, 1, 6), None, None, dec!(2)),
+            fact(month(2026, 2), None, None, dec!(40)),
+            fact(day(2026, 2, 3), None, None, dec!(7)),
+        ];
+        let s = roll_up(
+            &facts,
+            Aggregation::Sum,
+            Granularity::Month,
+            Breakdown::default(),
+        )
+        .unwrap();
+        assert_eq!(values(&s), vec![dec!(3), dec!(40)]);
+        assert_eq!(s.points[0].source_granularity, Granularity::Day);
+        assert_eq!(s.points[1].source_granularity, Granularity::Month);
+        assert_eq!(s.source_granularity, Some(Granularity::Month));
     }
 
     #[test]

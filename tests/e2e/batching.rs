@@ -67,21 +67,26 @@ async fn statements_for_nested_query(app: &TestApp) -> (u64, usize) {
     (app.statements() - before, rows)
 }
 
-on_both_backends!(nested_list_statement_count_does_not_grow_with_rows, |small: TestApp| async move {
-    seed(&small, 2, 1).await;
-    let (few_statements, few_rows) = statements_for_nested_query(&small).await;
-    assert_eq!(few_rows, 4);
+on_both_backends!(
+    nested_list_statement_count_does_not_grow_with_rows,
+    |small: TestApp| async move {
+        seed(&small, 2, 1).await;
+        let (few_statements, few_rows) = statements_for_nested_query(&small).await;
+        assert_eq!(few_rows, 4);
 
-    // A second organization on the same server with many more rows.
-    let big = tandem_tests::spawn_app(small.backend).await.expect("second app");
-    seed(&big, 12, 4).await;
-    let (many_statements, many_rows) = statements_for_nested_query(&big).await;
-    assert_eq!(many_rows, 96);
+        // A second organization on the same server with many more rows.
+        let big = tandem_tests::spawn_app(small.backend)
+            .await
+            .expect("second app");
+        seed(&big, 12, 4).await;
+        let (many_statements, many_rows) = statements_for_nested_query(&big).await;
+        assert_eq!(many_rows, 96);
 
-    assert_eq!(
-        few_statements, many_statements,
-        "statements grew with rows: {few_statements} for {few_rows} rows, {many_statements} for {many_rows} rows"
-    );
-    // Two lists (count + page each) and one batch per relation (metric, versions, segment, stage).
-    assert!(many_statements <= 10, "{many_statements} statements");
-});
+        assert_eq!(
+            few_statements, many_statements,
+            "statements grew with rows: {few_statements} for {few_rows} rows, {many_statements} for {many_rows} rows"
+        );
+        // Two lists (count + page each) and one batch per relation (metric, versions, segment, stage).
+        assert!(many_statements <= 10, "{many_statements} statements");
+    }
+);

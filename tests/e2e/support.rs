@@ -32,7 +32,12 @@ pub fn metric_input(key: &str, perspective: &str, aggregation: &str) -> Value {
 }
 
 /// Defines a metric as `revops`; returns its global id.
-pub async fn define_metric(app: &TestApp, key: &str, perspective: &str, aggregation: &str) -> String {
+pub async fn define_metric(
+    app: &TestApp,
+    key: &str,
+    perspective: &str,
+    aggregation: &str,
+) -> String {
     let data = app
         .ok(
             "revops",
@@ -126,13 +131,10 @@ macro_rules! on_both_backends_with {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = tandem_tests::spawn_app_with(
-                    tandem_tests::Backend::Sqlite,
-                    $limits,
-                    $max_body,
-                )
-                .await
-                .expect("sqlite app");
+                let app =
+                    tandem_tests::spawn_app_with(tandem_tests::Backend::Sqlite, $limits, $max_body)
+                        .await
+                        .expect("sqlite app");
                 ($body)(app).await;
             }
 

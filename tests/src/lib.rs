@@ -137,6 +137,13 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits, max_body: usize) -
     })
 }
 
+/// A test body written as `|app| async move { app.store... }` would otherwise capture only the
+/// fields it names (precise closure capture) and drop the temporary database before running;
+/// a `Drop` impl makes the whole app move into the body.
+impl Drop for TestApp {
+    fn drop(&mut self) {}
+}
+
 fn parse_roles(roles: &[&str]) -> Vec<AccessRole> {
     roles
         .iter()

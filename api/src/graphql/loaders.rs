@@ -87,10 +87,26 @@ impl Loaders {
     pub fn new(tenant: &Tenant) -> Self {
         Self {
             tenant: tenant.clone(),
-            metrics: DataLoader::with_cache(MetricLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
-            versions: DataLoader::with_cache(MetricVersionLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
-            segments: DataLoader::with_cache(SegmentLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
-            stages: DataLoader::with_cache(StageLoader(tenant.clone()), tokio::spawn, HashMapCache::default()),
+            metrics: DataLoader::with_cache(
+                MetricLoader(tenant.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            versions: DataLoader::with_cache(
+                MetricVersionLoader(tenant.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            segments: DataLoader::with_cache(
+                SegmentLoader(tenant.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            stages: DataLoader::with_cache(
+                StageLoader(tenant.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
         }
     }
 
@@ -103,13 +119,19 @@ impl Loaders {
     }
 
     /// Loads the versions of a page of metrics in one batch.
-    pub async fn prime_versions(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
+    pub async fn prime_versions(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<(), ApiError> {
         self.versions.load_many(ids).await.map_err(unwrap_arc)?;
         Ok(())
     }
 
     /// Loads the segments of a page in one batch.
-    pub async fn prime_segments(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
+    pub async fn prime_segments(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<(), ApiError> {
         self.segments.load_many(ids).await.map_err(unwrap_arc)?;
         Ok(())
     }
