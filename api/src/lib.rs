@@ -13,5 +13,7 @@ mod graphql;
 mod metrics;
 mod observations;
 mod organization;
+mod people;
+mod scorecards;
 
 pub use graphql::{ApiSchema, Limits, build_schema};

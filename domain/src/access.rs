@@ -1,6 +1,7 @@
 //! Who may do what: the access roles carried in tokens and the permissions each grants.
 
 use crate::metrics::{Perspective, named_enum};
+use crate::scorecards::OwnerKind;
 
 named_enum! {
     /// An access role carried in a token's `roles` claim (written in lower case there).
@@ -51,6 +52,18 @@ pub enum Permission {
     RecordObservations(Perspective),
     /// Read the audit trail.
     ReadAudit,
+    /// Read people (names, teams, roles, managers), teams, job roles and scorecards.
+    ReadPeople,
+    /// Read anyone's contact data (email); people always see their own.
+    ReadContactData,
+    /// Create and change people, teams and job roles.
+    ManagePeople,
+    /// Define and change scorecards of the given kind of owner.
+    ManageScorecards(OwnerKind),
+    /// Run the HR sync.
+    RunHrSync,
+    /// Change organization-wide settings.
+    ManageSettings,
 }
 
 /// Whether a single role grants a permission.
@@ -64,7 +77,14 @@ pub fn role_allows(role: AccessRole, permission: Permission) -> bool {
             Finance => perspective == Perspective::Financial,
             _ => false,
         },
-        Permission::ReadAudit => role == Admin,
+        Permission::ReadAudit | Permission::ManageSettings => role == Admin,
+        Permission::ReadPeople => role != HrSync,
+        Permission::ReadContactData | Permission::ManagePeople => matches!(role, Admin | Hr),
+        Permission::ManageScorecards(OwnerKind::Role) => matches!(role, Admin | Hr),
+        Permission::ManageScorecards(OwnerKind::Team | OwnerKind::Company) => {
+            matches!(role, Admin | Executive)
+        }
+        Permission::RunHrSync => matches!(role, Admin | Hr | HrSync),
     }
 }
 
@@ -117,6 +137,51 @@ mod tests {
             &[Bi, Member, Executive],
             Permission::RecordObservations(Perspective::Financial)
         ));
+    }
+
+    #[test]
+    fn hr_sync_may_only_sync() {
+        let everything = [
+            Permission::ReadOrgData,
+            Permission::ManageGlossary,
+            Permission::ManageDimensions,
+            Permission::RecordObservations(Perspective::Financial),
+            Permission::ReadAudit,
+            Permission::ReadPeople,
+            Permission::ReadContactData,
+            Permission::ManagePeople,
+            Permission::ManageScorecards(OwnerKind::Role),
+            Permission::ManageScorecards(OwnerKind::Company),
+            Permission::ManageSettings,
+        ];
+        for p in everything {
+            assert!(!role_allows(HrSync, p), "{p:?}");
+        }
+        assert!(role_allows(HrSync, Permission::RunHrSync));
+        assert!(allows(&[Hr], Permission::RunHrSync));
+        assert!(!allows(
+            &[Revops, Bi, Manager, Member, Executive, Finance],
+            Permission::RunHrSync
+        ));
+    }
+
+    #[test]
+    fn role_kpis_belong_to_hr_and_company_scorecards_to_executives() {
+        assert!(allows(&[Hr], Permission::ManageScorecards(OwnerKind::Role)));
+        assert!(!allows(
+            &[Hr],
+            Permission::ManageScorecards(OwnerKind::Company)
+        ));
+        assert!(allows(
+            &[Executive],
+            Permission::ManageScorecards(OwnerKind::Team)
+        ));
+        assert!(!allows(
+            &[Executive],
+            Permission::ManageScorecards(OwnerKind::Role)
+        ));
+        assert!(!allows(&[Bi], Permission::ReadContactData));
+        assert!(allows(&[Bi], Permission::ReadPeople));
     }
 
     #[test]

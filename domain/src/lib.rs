@@ -6,8 +6,10 @@
 pub mod access;
 pub mod error;
 pub mod metrics;
+pub mod people;
 pub mod periods;
 pub mod rollup;
+pub mod scorecards;
 pub mod segments;
 
 pub use error::{Invalid, RuleViolation};

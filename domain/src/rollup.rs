@@ -137,6 +137,31 @@ pub fn roll_up<K: Ord + Clone>(
     })
 }
 
+/// The value of a metric for one period, from facts at or below the period's granularity:
+/// the organization total, or one segment's value when `segment` is given.
+pub fn value_for_period<K: Ord + Clone>(
+    facts: &[Fact<K>],
+    aggregation: Aggregation,
+    period: Period,
+    segment: Option<&K>,
+) -> Result<Option<Decimal>, Overflow> {
+    let in_period: Vec<Fact<K>> = facts
+        .iter()
+        .filter(|f| f.period.bucket(period.granularity()) == period)
+        .cloned()
+        .collect();
+    let breakdown = Breakdown {
+        by_segment: segment.is_some(),
+        by_stage: false,
+    };
+    let series = roll_up(&in_period, aggregation, period.granularity(), breakdown)?;
+    Ok(series
+        .points
+        .into_iter()
+        .find(|p| p.segment.as_ref() == segment)
+        .map(|p| p.value))
+}
+
 /// Keeps the rows a dimension contributes: the named ones when broken down; otherwise the
 /// unnamed totals if there are any, else every row.
 fn select_dimension<K>(
@@ -470,6 +495,33 @@ mod tests {
         assert_eq!(s.points[0].source_granularity, Granularity::Day);
         assert_eq!(s.points[1].source_granularity, Granularity::Month);
         assert_eq!(s.source_granularity, Some(Granularity::Month));
+    }
+
+    #[test]
+    fn value_for_period_picks_the_total_or_one_segment() {
+        let facts = vec![
+            fact(day(2026, 3, 1), Some(1), None, dec!(5)),
+            fact(day(2026, 3, 2), Some(1), None, dec!(6)),
+            fact(day(2026, 3, 2), Some(2), None, dec!(100)),
+            fact(day(2026, 4, 1), Some(1), None, dec!(1000)),
+        ];
+        let march = month(2026, 3);
+        assert_eq!(
+            value_for_period(&facts, Aggregation::Sum, march, None).unwrap(),
+            Some(dec!(111))
+        );
+        assert_eq!(
+            value_for_period(&facts, Aggregation::Sum, march, Some(&1)).unwrap(),
+            Some(dec!(11))
+        );
+        assert_eq!(
+            value_for_period(&facts, Aggregation::Sum, march, Some(&3)).unwrap(),
+            None
+        );
+        assert_eq!(
+            value_for_period(&facts, Aggregation::Sum, month(2026, 5), None).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -9,16 +9,27 @@ mod decimal;
 mod dimensions;
 mod entities;
 mod error;
+mod hr_sync;
 mod metrics;
 mod observations;
 mod organizations;
+mod people;
+mod scorecards;
 mod store;
 
 pub use audit::{AuditEvent, AuditFilter};
 pub use decimal::ExactDecimal;
 pub use dimensions::{JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch};
 pub use error::{Problem, StoreError, StoreResult};
+pub use hr_sync::{
+    Diff, SyncAssignment, SyncChange, SyncMode, SyncOutcome, SyncPerson, SyncRequest, SyncRole,
+    SyncTeam,
+};
 pub use metrics::{Metric, MetricFilter, MetricVersion};
 pub use observations::{NewObservation, Observation, ObservationFilter, RecordOutcome};
 pub use organizations::Organization;
+pub use people::{JobRole, Person, PersonFilter, Team};
+pub use scorecards::{
+    NewItem, NewScorecard, OrgSettings, Owner, Scorecard, ScorecardItem, ScorecardPatch,
+};
 pub use store::{Actor, MigrationState, Page, Slice, Store, Tenant};

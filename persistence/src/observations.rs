@@ -452,6 +452,32 @@ impl Tenant {
             .transpose()
     }
 
+    /// Every recorded value of the given metrics whose period starts within `range`, by metric.
+    pub async fn observation_facts_for(
+        &self,
+        metric_ids: &[Uuid],
+        range: DateRange,
+    ) -> StoreResult<HashMap<Uuid, Vec<Fact<Uuid>>>> {
+        let mut by_metric: HashMap<Uuid, Vec<Fact<Uuid>>> = HashMap::new();
+        for chunk in metric_ids.chunks(CHUNK) {
+            let rows = row::Entity::find()
+                .filter(row::Column::OrgId.eq(self.org_id))
+                .filter(row::Column::MetricId.is_in(chunk.iter().copied()))
+                .filter(row::Column::PeriodStart.between(range.from(), range.to()))
+                .all(self.db())
+                .await?;
+            for m in &rows {
+                by_metric.entry(m.metric_id).or_default().push(Fact {
+                    period: period_of(m)?,
+                    segment: m.segment_id,
+                    stage: m.stage_id,
+                    value: m.value.0,
+                });
+            }
+        }
+        Ok(by_metric)
+    }
+
     /// Every recorded value of a metric whose period starts within `range`, for roll-ups.
     pub async fn observation_facts(
         &self,

@@ -4,6 +4,7 @@ mod audit;
 mod batching;
 mod dimensions;
 mod glossary;
+mod hr_sync;
 mod limits;
 mod migrations;
 mod observations;

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use tandem_domain::periods::{DateRange, Period};
+use tandem_domain::rollup::Fact;
 use tandem_persistence::{
-    AuditEvent, JourneyStage, Metric, MetricVersion, Observation, Segment, Tenant,
+    AuditEvent, JobRole, JourneyStage, Metric, MetricVersion, Observation, Person, Scorecard,
+    ScorecardItem, Segment, Team, Tenant,
 };
 use uuid::Uuid;
 
@@ -69,6 +72,88 @@ impl Loader<Uuid> for StageLoader {
     }
 }
 
+/// Declares a loader that maps a batch of ids to values through one tenant method.
+macro_rules! id_loader {
+    ($name:ident, $value:ty, $method:ident, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(Tenant);
+
+        impl Loader<Uuid> for $name {
+            type Value = $value;
+            type Error = Arc<ApiError>;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, $value>, Self::Error> {
+                self.0.$method(keys).await.map_err(|e| Arc::new(e.into()))
+            }
+        }
+    };
+}
+
+id_loader!(PersonLoader, Person, people_by_ids, "Loads people by id.");
+id_loader!(TeamLoader, Team, teams_by_ids, "Loads teams by id.");
+id_loader!(
+    JobRoleLoader,
+    JobRole,
+    job_roles_by_ids,
+    "Loads job roles by id."
+);
+id_loader!(
+    HeldRolesLoader,
+    Vec<Uuid>,
+    roles_of_people,
+    "Loads the role ids people hold, by person id."
+);
+id_loader!(
+    RoleScorecardLoader,
+    Scorecard,
+    scorecards_of_roles,
+    "Loads roles' scorecards, by role id."
+);
+id_loader!(
+    ScorecardLoader,
+    Scorecard,
+    scorecards_by_ids,
+    "Loads scorecards by id."
+);
+id_loader!(
+    ItemsLoader,
+    Vec<ScorecardItem>,
+    scorecard_items,
+    "Loads scorecard items, by scorecard id."
+);
+
+/// Loads the recorded values of metrics for a period, by (metric id, period).
+pub struct FactsLoader(Tenant);
+
+impl Loader<(Uuid, Period)> for FactsLoader {
+    type Value = Vec<Fact<Uuid>>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, Period)],
+    ) -> Result<HashMap<(Uuid, Period), Vec<Fact<Uuid>>>, Self::Error> {
+        let mut by_period: HashMap<Period, Vec<Uuid>> = HashMap::new();
+        for (metric, period) in keys {
+            by_period.entry(*period).or_default().push(*metric);
+        }
+        let mut out = HashMap::new();
+        for (period, metrics) in by_period {
+            let range = DateRange::new(period.start(), period.end())
+                .map_err(|e| Arc::new(ApiError::Internal(e.message)))?;
+            let mut facts = self
+                .0
+                .observation_facts_for(&metrics, range)
+                .await
+                .map_err(|e| Arc::new(e.into()))?;
+            for metric in metrics {
+                out.insert((metric, period), facts.remove(&metric).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request, all scoped to the caller's organization.
 pub struct Loaders {
     tenant: Tenant,
@@ -76,6 +161,35 @@ pub struct Loaders {
     versions: DataLoader<MetricVersionLoader, HashMapCache>,
     segments: DataLoader<SegmentLoader, HashMapCache>,
     stages: DataLoader<StageLoader, HashMapCache>,
+    /// People by id.
+    pub people: DataLoader<PersonLoader, HashMapCache>,
+    /// Teams by id.
+    pub teams: DataLoader<TeamLoader, HashMapCache>,
+    /// Job roles by id.
+    pub job_roles: DataLoader<JobRoleLoader, HashMapCache>,
+    /// Role ids held, by person id.
+    pub held_roles: DataLoader<HeldRolesLoader, HashMapCache>,
+    /// Role scorecards, by role id.
+    pub role_scorecards: DataLoader<RoleScorecardLoader, HashMapCache>,
+    /// Scorecards by id.
+    pub scorecards: DataLoader<ScorecardLoader, HashMapCache>,
+    /// Scorecard items, by scorecard id.
+    pub items: DataLoader<ItemsLoader, HashMapCache>,
+    /// Recorded values, by (metric, period).
+    pub facts: DataLoader<FactsLoader, HashMapCache>,
+}
+
+/// Builds a cached loader over the tenant.
+fn cached<T: Loader<K>, K>(loader: T) -> DataLoader<T, HashMapCache>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
+/// Turns a shared loader error back into an API error.
+pub fn loader_error(e: Arc<ApiError>) -> ApiError {
+    unwrap_arc(e)
 }
 
 fn unwrap_arc(e: Arc<ApiError>) -> ApiError {
@@ -107,6 +221,14 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             ),
+            people: cached(PersonLoader(tenant.clone())),
+            teams: cached(TeamLoader(tenant.clone())),
+            job_roles: cached(JobRoleLoader(tenant.clone())),
+            held_roles: cached(HeldRolesLoader(tenant.clone())),
+            role_scorecards: cached(RoleScorecardLoader(tenant.clone())),
+            scorecards: cached(ScorecardLoader(tenant.clone())),
+            items: cached(ItemsLoader(tenant.clone())),
+            facts: cached(FactsLoader(tenant.clone())),
         }
     }
 
@@ -140,6 +262,14 @@ impl Loaders {
     pub async fn prime_stages(&self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), ApiError> {
         self.stages.load_many(ids).await.map_err(unwrap_arc)?;
         Ok(())
+    }
+
+    /// Metrics by id, in one batch.
+    pub async fn metrics_many(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<HashMap<Uuid, Metric>, ApiError> {
+        self.metrics.load_many(ids).await.map_err(unwrap_arc)
     }
 
     /// A metric by id.

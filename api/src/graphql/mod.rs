@@ -18,6 +18,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::metrics::{MetricMutation, MetricObject, MetricQuery};
 use crate::observations::{ObservationMutation, ObservationObject, ObservationQuery};
 use crate::organization::{OrganizationObject, OrganizationQuery};
+use crate::people::{JobRoleObject, PeopleMutation, PeopleQuery, PersonObject, TeamObject};
+use crate::scorecards::{ScorecardMutation, ScorecardObject, ScorecardQuery};
 use loaders::Loaders;
 use relay::decode_global_id;
 
@@ -56,6 +58,17 @@ pub struct Session {
     pub tenant: Tenant,
     /// Batched readers for this request.
     pub loaders: Loaders,
+    /// The caller's own person record and everyone below them, found on first use.
+    contact_scope: tokio::sync::OnceCell<ContactScope>,
+}
+
+/// Whose personal data a caller may see besides their own: their reports, at any depth.
+#[derive(Debug, Default)]
+pub struct ContactScope {
+    /// The caller's own person record, when their token subject is on the roster.
+    pub me: Option<uuid::Uuid>,
+    /// Everyone below the caller in the management chain.
+    pub reports: std::collections::HashSet<uuid::Uuid>,
 }
 
 /// What the HTTP layer attaches to each request: a session, or why there is none.
@@ -71,7 +84,38 @@ impl Session {
             caller,
             tenant,
             loaders,
+            contact_scope: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The caller's person record and reports (loaded once per request).
+    pub async fn contact_scope(&self) -> Result<&ContactScope, ApiError> {
+        self.contact_scope
+            .get_or_try_init(|| async {
+                let me = self.tenant.person_by_subject(&self.caller.subject).await?;
+                let reports = match &me {
+                    Some(p) => self.tenant.all_reports(p.id).await?,
+                    None => Default::default(),
+                };
+                Ok::<_, ApiError>(ContactScope {
+                    me: me.map(|p| p.id),
+                    reports,
+                })
+            })
+            .await
+    }
+
+    /// Whether the caller may see `person`'s personal data: with a role that reads contact
+    /// data, as the person themself, or as one of their managers.
+    pub async fn may_see_personal_data(&self, person: uuid::Uuid) -> Result<bool, ApiError> {
+        if self.caller.may(Permission::ReadContactData) {
+            return Ok(true);
+        }
+        if !self.caller.may(Permission::ReadPeople) {
+            return Ok(false);
+        }
+        let scope = self.contact_scope().await?;
+        Ok(scope.me == Some(person) || scope.reports.contains(&person))
     }
 }
 
@@ -131,6 +175,14 @@ pub enum Node {
     Observation(ObservationObject),
     /// An audit event.
     AuditEvent(AuditEventObject),
+    /// A person.
+    Person(PersonObject),
+    /// A team.
+    Team(TeamObject),
+    /// A job role.
+    JobRole(JobRoleObject),
+    /// A scorecard.
+    Scorecard(ScorecardObject),
 }
 
 /// Fetching any object by global id.
@@ -162,6 +214,38 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .observation(uuid)
             .await?
             .map(|m| Node::Observation(ObservationObject(m))),
+        "Person" => {
+            s.caller.require(Permission::ReadPeople)?;
+            l.people
+                .load_one(uuid)
+                .await
+                .map_err(loaders::loader_error)?
+                .map(|m| Node::Person(PersonObject(m)))
+        }
+        "Team" => {
+            s.caller.require(Permission::ReadPeople)?;
+            l.teams
+                .load_one(uuid)
+                .await
+                .map_err(loaders::loader_error)?
+                .map(|m| Node::Team(TeamObject(m)))
+        }
+        "JobRole" => {
+            s.caller.require(Permission::ReadPeople)?;
+            l.job_roles
+                .load_one(uuid)
+                .await
+                .map_err(loaders::loader_error)?
+                .map(|m| Node::JobRole(JobRoleObject(m)))
+        }
+        "Scorecard" => {
+            s.caller.require(Permission::ReadPeople)?;
+            l.scorecards
+                .load_one(uuid)
+                .await
+                .map_err(loaders::loader_error)?
+                .map(|m| Node::Scorecard(ScorecardObject(m)))
+        }
         "AuditEvent" => {
             s.caller.require(Permission::ReadAudit)?;
             l.audit_event(uuid)
@@ -206,11 +290,19 @@ pub struct Query(
     DimensionQuery,
     ObservationQuery,
     AuditQuery,
+    PeopleQuery,
+    ScorecardQuery,
 );
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(MetricMutation, DimensionMutation, ObservationMutation);
+pub struct Mutation(
+    MetricMutation,
+    DimensionMutation,
+    ObservationMutation,
+    PeopleMutation,
+    ScorecardMutation,
+);
 
 /// The schema type.
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
