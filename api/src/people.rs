@@ -822,10 +822,10 @@ fn parse_person(c: &mut Collector, p: &str, x: &PersonInput) -> Option<SyncPerso
     );
     let mut roles = Vec::with_capacity(x.role_keys.len());
     for (j, k) in x.role_keys.iter().enumerate() {
-        if let Some(key) = c.take(|| format!("{p}.roleKeys[{j}]"), RoleKey::parse(k)) {
-            if !roles.contains(&key) {
-                roles.push(key);
-            }
+        if let Some(key) = c.take(|| format!("{p}.roleKeys[{j}]"), RoleKey::parse(k))
+            && !roles.contains(&key)
+        {
+            roles.push(key);
         }
     }
     Some(SyncPerson {
