@@ -558,6 +558,18 @@ impl RoleBalanceReport {
 pub struct OrganizationSettings {
     /// Largest share of weight one perspective may hold in a balanced scorecard (0.7 = 70%).
     pub max_perspective_share: Decimal,
+    /// Whether a FINANCIAL goal needs a link to at least one CUSTOMER goal before it can become
+    /// ACTIVE (on by default).
+    pub require_customer_link: bool,
+}
+
+impl From<tandem_persistence::OrgSettings> for OrganizationSettings {
+    fn from(s: tandem_persistence::OrgSettings) -> Self {
+        Self {
+            max_perspective_share: s.max_perspective_share.into(),
+            require_customer_link: s.require_customer_link,
+        }
+    }
 }
 
 /// Scorecard queries.
@@ -655,9 +667,7 @@ impl ScorecardQuery {
     async fn organization_settings(&self, ctx: &Context<'_>) -> ApiResult<OrganizationSettings> {
         let s = authorized(ctx, Permission::ReadPeople)?;
         let settings = s.tenant.settings().await.map_err(ApiError::from)?;
-        Ok(OrganizationSettings {
-            max_perspective_share: settings.max_perspective_share.into(),
-        })
+        Ok(settings.into())
     }
 }
 
@@ -696,11 +706,13 @@ pub struct UpdateScorecardInput {
     pub items: Option<Vec<KpiItemInput>>,
 }
 
-/// New organization settings.
+/// New organization settings; omitted settings stay as they are.
 #[derive(InputObject)]
 pub struct UpdateOrganizationSettingsInput {
     /// Largest share of weight one perspective may hold (more than 0, at most 1).
-    pub max_perspective_share: Decimal,
+    pub max_perspective_share: Option<Decimal>,
+    /// Whether a FINANCIAL goal needs a CUSTOMER link before it becomes ACTIVE.
+    pub require_customer_link: Option<bool>,
 }
 
 /// The scorecard after a change.
@@ -879,17 +891,23 @@ impl ScorecardMutation {
         let s = authorized(ctx, Permission::ManageSettings)?;
         let share = input
             .max_perspective_share
-            .checked()
-            .map_err(|m| ApiError::bad_input("input.maxPerspectiveShare", m))?;
+            .as_ref()
+            .map(|d| {
+                d.checked()
+                    .map_err(|m| ApiError::bad_input("input.maxPerspectiveShare", m))
+            })
+            .transpose()?;
         let settings = s
             .tenant
-            .update_settings(&Actor(s.caller.subject.clone()), share)
+            .update_settings(
+                &Actor(s.caller.subject.clone()),
+                share,
+                input.require_customer_link,
+            )
             .await
             .map_err(ApiError::from)?;
         Ok(OrganizationSettingsPayload {
-            settings: OrganizationSettings {
-                max_perspective_share: settings.max_perspective_share.into(),
-            },
+            settings: settings.into(),
         })
     }
 }

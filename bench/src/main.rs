@@ -1,7 +1,7 @@
-//! Times the bulk observation write and a nested read over real HTTP, on SQLite and (when
-//! `TEST_DATABASE_URL` is set) PostgreSQL, and prints the figures.
+//! Times the bulk observation write, nested reads and the HR sync over real HTTP, on SQLite
+//! and (when `TEST_DATABASE_URL` is set) PostgreSQL, and prints the figures.
 //!
-//! Run: `cargo run --release -p tandem-bench`
+//! Run: `cargo run --release -p tandem-bench [observations|hr]`
 
 use std::time::{Duration, Instant};
 
@@ -120,8 +120,94 @@ async fn run(backend: Backend) {
     );
 }
 
+const PEOPLE: usize = 10_000;
+const ROLES: usize = 50;
+const TEAMS: usize = 50;
+
+const SYNC: &str = "mutation($input: HrSyncInput!) { syncHr(input: $input) { changed people { created updated unchanged deactivated } assignments { created unchanged } } }";
+
+/// A roster of 10,000 people in 50 teams under a management tree (each manager has up to 10
+/// reports), 50 roles, and a 4-KPI assignment per role.
+fn roster(name_suffix: &str) -> Value {
+    let teams: Vec<Value> = (0..TEAMS)
+        .map(|t| json!({ "externalId": format!("T{t}"), "name": format!("Team {t}") }))
+        .collect();
+    let roles: Vec<Value> = (0..ROLES)
+        .map(|r| json!({ "key": format!("role_{r}"), "name": format!("Role {r}") }))
+        .collect();
+    let people: Vec<Value> = (0..PEOPLE)
+        .map(|p| {
+            let mut person = json!({
+                "externalId": format!("E{p}"), "name": format!("Person {p}{name_suffix}"),
+                "email": format!("person{p}@acme.test"), "subject": format!("user-{p}"),
+                "teamExternalId": format!("T{}", p % TEAMS), "roleKeys": [format!("role_{}", p % ROLES)]
+            });
+            if p > 0 {
+                person["managerExternalId"] = json!(format!("E{}", (p - 1) / 10));
+            }
+            person
+        })
+        .collect();
+    let assignments: Vec<Value> = (0..ROLES)
+        .map(|r| {
+            json!({ "roleKey": format!("role_{r}"), "items": [
+                { "metricKey": "metric_0", "weight": "0.4", "target": "100", "green": "100", "amber": "90" },
+                { "metricKey": "metric_1", "weight": "0.3", "target": "50", "green": "50", "amber": "40" },
+                { "metricKey": "metric_2", "weight": "0.2", "target": "10", "green": "10", "amber": "8" },
+                { "metricKey": "metric_3", "weight": "0.1", "target": "5", "green": "5", "amber": "4" }
+            ] })
+        })
+        .collect();
+    json!({ "teams": teams, "roles": roles, "people": people, "assignments": assignments })
+}
+
+async fn run_hr_sync(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        println!("{backend:?}: HR sync skipped (TEST_DATABASE_URL not set)");
+        return;
+    };
+    setup(&app).await;
+    let payload = json!({ "input": roster("") });
+    let (first, data) = timed_as(&app, "hr_sync", SYNC, payload.clone()).await;
+    assert_eq!(data["syncHr"]["people"]["created"], PEOPLE);
+    let (again, data) = timed_as(&app, "hr_sync", SYNC, payload).await;
+    assert_eq!(data["syncHr"]["changed"], false);
+    let mut renamed = roster(" (renamed)");
+    renamed["dryRun"] = json!(true);
+    let (dry, data) = timed_as(&app, "hr_sync", SYNC, json!({ "input": renamed })).await;
+    assert_eq!(data["syncHr"]["people"]["updated"], PEOPLE);
+    let (update, data) = timed_as(
+        &app,
+        "hr_sync",
+        SYNC,
+        json!({ "input": roster(" (renamed)") }),
+    )
+    .await;
+    assert_eq!(data["syncHr"]["people"]["updated"], PEOPLE);
+    println!(
+        "{backend:?}: HR sync of {PEOPLE} people, {ROLES} roles, {TEAMS} teams: first {:.0} ms | same again (unchanged) {:.0} ms | dry run with every name changed {:.0} ms | every name changed {:.0} ms",
+        first.as_secs_f64() * 1e3,
+        again.as_secs_f64() * 1e3,
+        dry.as_secs_f64() * 1e3,
+        update.as_secs_f64() * 1e3,
+    );
+}
+
+async fn timed_as(app: &TestApp, role: &str, query: &str, vars: Value) -> (Duration, Value) {
+    let start = Instant::now();
+    let data = app.ok(role, query, vars).await;
+    (start.elapsed(), data)
+}
+
 #[tokio::main]
 async fn main() {
-    run(Backend::Sqlite).await;
-    run(Backend::Postgres).await;
+    let only = std::env::args().nth(1);
+    if only.as_deref() != Some("hr") {
+        run(Backend::Sqlite).await;
+        run(Backend::Postgres).await;
+    }
+    if only.as_deref() != Some("observations") {
+        run_hr_sync(Backend::Sqlite).await;
+        run_hr_sync(Backend::Postgres).await;
+    }
 }

@@ -5,7 +5,9 @@
 
 pub mod access;
 pub mod error;
+pub mod goals;
 pub mod metrics;
+pub mod okrs;
 pub mod people;
 pub mod periods;
 pub mod rollup;

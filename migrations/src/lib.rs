@@ -10,6 +10,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261122_000001_foundation;
 mod m20261122_000002_people_scorecards;
+mod m20261122_000003_goals_okrs;
 
 /// Runs Tandem's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_people_scorecards::Migration),
+            Box::new(m20261122_000003_goals_okrs::Migration),
         ]
     }
 }

@@ -28,6 +28,7 @@ enum OrganizationSettings {
     Table,
     OrgId,
     MaxPerspectiveShare,
+    RequireCustomerLink,
     UpdatedAt,
 }
 
@@ -195,6 +196,12 @@ impl MigrationTrait for Migration {
                         OrganizationSettings::MaxPerspectiveShare,
                         backend,
                     ))
+                    .col(
+                        ColumnDef::new(OrganizationSettings::RequireCustomerLink)
+                            .boolean()
+                            .not_null()
+                            .default(true),
+                    )
                     .col(timestamp(OrganizationSettings::UpdatedAt))
                     .foreign_key(
                         ForeignKey::create()

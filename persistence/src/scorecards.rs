@@ -152,12 +152,15 @@ pub(crate) struct ResolvedItem {
 pub struct OrgSettings {
     /// Largest share of weight one perspective may hold in a balanced scorecard.
     pub max_perspective_share: Decimal,
+    /// A FINANCIAL goal needs a link to a CUSTOMER goal before it becomes ACTIVE.
+    pub require_customer_link: bool,
 }
 
 impl Default for OrgSettings {
     fn default() -> Self {
         Self {
             max_perspective_share: DEFAULT_MAX_PERSPECTIVE_SHARE,
+            require_customer_link: true,
         }
     }
 }
@@ -694,27 +697,37 @@ impl Tenant {
             .await?
             .map_or_else(OrgSettings::default, |m| OrgSettings {
                 max_perspective_share: m.max_perspective_share.0,
+                require_customer_link: m.require_customer_link,
             }))
     }
 
-    /// Changes the organization's settings.
+    /// Changes the organization's settings; `None` leaves a setting as it is.
     pub async fn update_settings(
         &self,
         actor: &Actor,
-        max_share: Decimal,
+        max_share: Option<Decimal>,
+        require_customer_link: Option<bool>,
     ) -> StoreResult<OrgSettings> {
-        rules::parse_max_share(max_share)
-            .map_err(|e| StoreError::invalid("maxPerspectiveShare", e.message))?;
+        if let Some(share) = max_share {
+            rules::parse_max_share(share)
+                .map_err(|e| StoreError::invalid("maxPerspectiveShare", e.message))?;
+        }
         let txn = self.store.begin_write().await?;
         let before = organization_settings::Entity::find_by_id(self.org_id)
             .one(&txn)
-            .await?;
-        let before_share = before
-            .as_ref()
-            .map_or(DEFAULT_MAX_PERSPECTIVE_SHARE, |m| m.max_perspective_share.0);
+            .await?
+            .map_or_else(OrgSettings::default, |m| OrgSettings {
+                max_perspective_share: m.max_perspective_share.0,
+                require_customer_link: m.require_customer_link,
+            });
+        let after = OrgSettings {
+            max_perspective_share: max_share.unwrap_or(before.max_perspective_share),
+            require_customer_link: require_customer_link.unwrap_or(before.require_customer_link),
+        };
         let row = organization_settings::ActiveModel {
             org_id: Set(self.org_id),
-            max_perspective_share: Set(ExactDecimal(max_share)),
+            max_perspective_share: Set(ExactDecimal(after.max_perspective_share)),
+            require_customer_link: Set(after.require_customer_link),
             updated_at: Set(Utc::now()),
         };
         organization_settings::Entity::insert(row)
@@ -722,12 +735,19 @@ impl Tenant {
                 sea_orm::sea_query::OnConflict::column(organization_settings::Column::OrgId)
                     .update_columns([
                         organization_settings::Column::MaxPerspectiveShare,
+                        organization_settings::Column::RequireCustomerLink,
                         organization_settings::Column::UpdatedAt,
                     ])
                     .to_owned(),
             )
             .exec_without_returning(&txn)
             .await?;
+        let json_of = |s: &OrgSettings| {
+            json!({
+                "maxPerspectiveShare": s.max_perspective_share.to_string(),
+                "requireCustomerLink": s.require_customer_link,
+            })
+        };
         audit::record(
             &txn,
             self.org_id,
@@ -736,14 +756,12 @@ impl Tenant {
                 operation: "updateOrganizationSettings",
                 entity_type: "Organization",
                 entity_id: self.org_id.to_string(),
-                before: Some(json!({ "maxPerspectiveShare": before_share.to_string() })),
-                after: Some(json!({ "maxPerspectiveShare": max_share.to_string() })),
+                before: Some(json_of(&before)),
+                after: Some(json_of(&after)),
             },
         )
         .await?;
         txn.commit().await?;
-        Ok(OrgSettings {
-            max_perspective_share: max_share,
-        })
+        Ok(after)
     }
 }

@@ -8,6 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub org_id: Uuid,
     pub max_perspective_share: ExactDecimal,
+    pub require_customer_link: bool,
     pub updated_at: DateTimeUtc,
 }
 
