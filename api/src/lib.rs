@@ -9,6 +9,7 @@ pub mod server;
 
 mod audit;
 mod dimensions;
+mod goals;
 mod graphql;
 mod metrics;
 mod observations;

@@ -893,15 +893,19 @@ fn sync_request(
     })
 }
 
+/// Runs a sync for the mutation `operation`, which is what the audit trail records.
 async fn run_sync(
     ctx: &Context<'_>,
     permission: Permission,
+    operation: &'static str,
     request: SyncRequest,
     dry_run: bool,
 ) -> Result<SyncOutcome, ApiError> {
     let s = authorized(ctx, permission)?;
     let actor = Actor(s.caller.subject.clone());
-    Ok(s.tenant.sync_hr(&actor, &request, dry_run).await?)
+    Ok(s.tenant
+        .sync_hr_as(&actor, &request, dry_run, operation)
+        .await?)
 }
 
 /// Changes to people, teams, roles and role KPIs (admin, hr; the sync also hr_sync).
@@ -942,7 +946,8 @@ impl PeopleMutation {
             &input.assignments,
             mode,
         )?;
-        let outcome = run_sync(ctx, Permission::RunHrSync, request, input.dry_run).await?;
+        let outcome =
+            run_sync(ctx, Permission::RunHrSync, "syncHr", request, input.dry_run).await?;
         Ok(payload(outcome, input.dry_run))
     }
 
@@ -957,7 +962,7 @@ impl PeopleMutation {
             SyncMode::Incremental,
         )
         .map_err(|e| reprefix(e, "teams[0]", "input"))?;
-        run_sync(ctx, Permission::ManagePeople, request, false)
+        run_sync(ctx, Permission::ManagePeople, "upsertTeam", request, false)
             .await
             .map_err(|e| reprefix(e, "teams[0]", "input"))?;
         let s = session(ctx)?;
@@ -987,9 +992,15 @@ impl PeopleMutation {
             SyncMode::Incremental,
         )
         .map_err(|e| reprefix(e, "people[0]", "input"))?;
-        run_sync(ctx, Permission::ManagePeople, request, false)
-            .await
-            .map_err(|e| reprefix(e, "people[0]", "input"))?;
+        run_sync(
+            ctx,
+            Permission::ManagePeople,
+            "upsertPerson",
+            request,
+            false,
+        )
+        .await
+        .map_err(|e| reprefix(e, "people[0]", "input"))?;
         let s = session(ctx)?;
         let person = s
             .tenant
@@ -1018,9 +1029,15 @@ impl PeopleMutation {
             SyncMode::Incremental,
         )
         .map_err(|e| reprefix(e, "roles[0]", "input"))?;
-        run_sync(ctx, Permission::ManagePeople, request, false)
-            .await
-            .map_err(|e| reprefix(e, "roles[0]", "input"))?;
+        run_sync(
+            ctx,
+            Permission::ManagePeople,
+            "upsertJobRole",
+            request,
+            false,
+        )
+        .await
+        .map_err(|e| reprefix(e, "roles[0]", "input"))?;
         let s = session(ctx)?;
         let role = s
             .tenant
@@ -1054,6 +1071,7 @@ impl PeopleMutation {
         let outcome = run_sync(
             ctx,
             Permission::ManageScorecards(tandem_domain::scorecards::OwnerKind::Role),
+            "assignRoleKpis",
             request,
             false,
         )

@@ -64,6 +64,14 @@ pub enum Permission {
     RunHrSync,
     /// Change organization-wide settings.
     ManageSettings,
+    /// Create and change any goal, objective and key result.
+    ManageAllGoals,
+    /// Create and change goals, objectives and key results owned by one's own teams and reports.
+    ManageTeamGoals,
+    /// Check in on any key result.
+    CheckInAny,
+    /// Check in on key results one owns (and, for managers, those of one's teams and reports).
+    CheckInOwn,
 }
 
 /// Whether a single role grants a permission.
@@ -85,6 +93,9 @@ pub fn role_allows(role: AccessRole, permission: Permission) -> bool {
             matches!(role, Admin | Executive)
         }
         Permission::RunHrSync => matches!(role, Admin | Hr | HrSync),
+        Permission::ManageAllGoals | Permission::CheckInAny => matches!(role, Admin | Executive),
+        Permission::ManageTeamGoals => role == Manager,
+        Permission::CheckInOwn => matches!(role, Manager | Member),
     }
 }
 
@@ -153,6 +164,10 @@ mod tests {
             Permission::ManageScorecards(OwnerKind::Role),
             Permission::ManageScorecards(OwnerKind::Company),
             Permission::ManageSettings,
+            Permission::ManageAllGoals,
+            Permission::ManageTeamGoals,
+            Permission::CheckInAny,
+            Permission::CheckInOwn,
         ];
         for p in everything {
             assert!(!role_allows(HrSync, p), "{p:?}");
@@ -182,6 +197,19 @@ mod tests {
         ));
         assert!(!allows(&[Bi], Permission::ReadContactData));
         assert!(allows(&[Bi], Permission::ReadPeople));
+    }
+
+    #[test]
+    fn goals_belong_to_executives_and_managers_of_their_teams() {
+        assert!(allows(&[Executive], Permission::ManageAllGoals));
+        assert!(!allows(&[Manager], Permission::ManageAllGoals));
+        assert!(allows(&[Manager], Permission::ManageTeamGoals));
+        assert!(!allows(
+            &[Member, Bi, Finance, Revops, Hr],
+            Permission::ManageTeamGoals
+        ));
+        assert!(allows(&[Member], Permission::CheckInOwn));
+        assert!(!allows(&[Bi, Finance], Permission::CheckInOwn));
     }
 
     #[test]

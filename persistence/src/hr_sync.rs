@@ -235,12 +235,24 @@ fn role_json(r: &job_roles::Model) -> Json {
 
 impl Tenant {
     /// Applies an HR sync (see the module docs). With `dry_run`, reports the diff and writes
-    /// nothing.
+    /// nothing. The audit trail records the changes under the operation `syncHr`.
     pub async fn sync_hr(
         &self,
         actor: &Actor,
         req: &SyncRequest,
         dry_run: bool,
+    ) -> StoreResult<SyncOutcome> {
+        self.sync_hr_as(actor, req, dry_run, "syncHr").await
+    }
+
+    /// Like [`Tenant::sync_hr`], recording the changes in the audit trail under `operation`
+    /// (the mutation that asked for them, such as `upsertPerson`).
+    pub async fn sync_hr_as(
+        &self,
+        actor: &Actor,
+        req: &SyncRequest,
+        dry_run: bool,
+        operation: &'static str,
     ) -> StoreResult<SyncOutcome> {
         let txn = self.store.begin_write().await?;
         let org = self.org_id;
@@ -545,7 +557,7 @@ impl Tenant {
             };
             outcome.note("Team", ext, action);
             changes.push(Change {
-                operation: "syncHr",
+                operation,
                 entity_type: "Team",
                 entity_id: id.to_string(),
                 before,
@@ -583,7 +595,7 @@ impl Tenant {
             };
             outcome.note("JobRole", key, action);
             changes.push(Change {
-                operation: "syncHr",
+                operation,
                 entity_type: "JobRole",
                 entity_id: row.id.to_string(),
                 before,
@@ -594,6 +606,10 @@ impl Tenant {
 
         let mut people_writes: HashMap<Uuid, people::ActiveModel> = HashMap::new();
         let mut role_replacements: Vec<(Uuid, BTreeSet<Uuid>)> = Vec::new();
+        // Stored people whose subject changes: their old subject is released before any row
+        // is written, so subjects can move between people within one sync (a swap, or one
+        // person taking over another's) without tripping the unique index row by row.
+        let mut subject_released: Vec<Uuid> = Vec::new();
         for p in &req.people {
             let ext = p.external_id.as_str();
             let id = person_id[ext];
@@ -646,6 +662,9 @@ impl Tenant {
                 }
                 Some(old) => {
                     outcome.people.updated += 1;
+                    if old.subject.is_some() && old.subject != row.subject {
+                        subject_released.push(id);
+                    }
                     let old_keys: Vec<String> = old_roles
                         .iter()
                         .filter_map(|r| role_key_of.get(r).map(|k| (*k).to_owned()))
@@ -661,7 +680,7 @@ impl Tenant {
             };
             outcome.note("Person", ext, action);
             changes.push(Change {
-                operation: "syncHr",
+                operation,
                 entity_type: "Person",
                 entity_id: id.to_string(),
                 before,
@@ -683,7 +702,7 @@ impl Tenant {
                 outcome.people.deactivated += 1;
                 outcome.note("Person", &old.external_id, "DEACTIVATED");
                 changes.push(Change {
-                    operation: "syncHr",
+                    operation,
                     entity_type: "Person",
                     entity_id: old.id.to_string(),
                     before: Some(json!({ "externalId": old.external_id, "active": true })),
@@ -761,7 +780,7 @@ impl Tenant {
                 }
             };
             changes.push(Change {
-                operation: "syncHr",
+                operation,
                 entity_type: "Scorecard",
                 entity_id: card_id.to_string(),
                 before,
@@ -802,6 +821,17 @@ impl Tenant {
                         .to_owned(),
                 )
                 .exec_without_returning(&txn)
+                .await?;
+        }
+        for chunk in subject_released.chunks(CHUNK) {
+            people::Entity::update_many()
+                .col_expr(
+                    people::Column::Subject,
+                    sea_orm::sea_query::Expr::value(Option::<String>::None),
+                )
+                .filter(people::Column::OrgId.eq(org))
+                .filter(people::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
                 .await?;
         }
         let people_ids: Vec<Uuid> = people_writes.keys().copied().collect();

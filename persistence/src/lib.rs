@@ -9,9 +9,11 @@ mod decimal;
 mod dimensions;
 mod entities;
 mod error;
+mod goals;
 mod hr_sync;
 mod metrics;
 mod observations;
+mod okrs;
 mod organizations;
 mod people;
 mod scorecards;
@@ -21,12 +23,14 @@ pub use audit::{AuditEvent, AuditFilter};
 pub use decimal::ExactDecimal;
 pub use dimensions::{JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch};
 pub use error::{Problem, StoreError, StoreResult};
+pub use goals::{Goal, GoalFilter, GoalLink, GoalPatch, NewGoal, Ownership};
 pub use hr_sync::{
     Diff, SyncAssignment, SyncChange, SyncMode, SyncOutcome, SyncPerson, SyncRequest, SyncRole,
     SyncTeam,
 };
 pub use metrics::{Metric, MetricFilter, MetricVersion};
 pub use observations::{NewObservation, Observation, ObservationFilter, RecordOutcome};
+pub use okrs::{CheckIn, KeyResult, NewKeyResult, NewObjective, Objective};
 pub use organizations::Organization;
 pub use people::{JobRole, Person, PersonFilter, Team};
 pub use scorecards::{

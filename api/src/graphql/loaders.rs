@@ -8,8 +8,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tandem_domain::periods::{DateRange, Period};
 use tandem_domain::rollup::Fact;
 use tandem_persistence::{
-    AuditEvent, JobRole, JourneyStage, Metric, MetricVersion, Observation, Person, Scorecard,
-    ScorecardItem, Segment, Team, Tenant,
+    AuditEvent, CheckIn, Goal, GoalLink, JobRole, JourneyStage, KeyResult, Metric, MetricVersion,
+    Objective, Observation, Person, Scorecard, ScorecardItem, Segment, Team, Tenant,
 };
 use uuid::Uuid;
 
@@ -121,6 +121,82 @@ id_loader!(
     scorecard_items,
     "Loads scorecard items, by scorecard id."
 );
+id_loader!(GoalLoader, Goal, goals_by_ids, "Loads goals by id.");
+id_loader!(
+    GoalLinksLoader,
+    Vec<GoalLink>,
+    goal_links,
+    "Loads goal links, by goal id."
+);
+id_loader!(
+    ObjectivesOfGoalLoader,
+    Vec<Objective>,
+    objectives_of_goals,
+    "Loads objectives, by goal id."
+);
+id_loader!(
+    ObjectiveLoader,
+    Objective,
+    objectives_by_ids,
+    "Loads objectives by id."
+);
+id_loader!(
+    KeyResultsLoader,
+    Vec<KeyResult>,
+    key_results_of,
+    "Loads key results, by objective id."
+);
+id_loader!(
+    KeyResultLoader,
+    KeyResult,
+    key_results_by_ids,
+    "Loads key results by id."
+);
+id_loader!(
+    CheckInsLoader,
+    Vec<CheckIn>,
+    check_ins_of,
+    "Loads check-ins newest first, by key result id."
+);
+
+/// A metric key result's current value: the latest observation of (metric, segment) in a range.
+pub type LatestKey = (Uuid, Option<Uuid>, chrono::NaiveDate, chrono::NaiveDate);
+
+/// First and last day of a range.
+type DateSpan = (chrono::NaiveDate, chrono::NaiveDate);
+
+/// Loads latest observed values, grouping keys by range.
+pub struct LatestValueLoader(Tenant);
+
+impl Loader<LatestKey> for LatestValueLoader {
+    type Value = rust_decimal::Decimal;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[LatestKey],
+    ) -> Result<HashMap<LatestKey, rust_decimal::Decimal>, Self::Error> {
+        let mut by_range: HashMap<DateSpan, Vec<(Uuid, Option<Uuid>)>> = HashMap::new();
+        for (metric, segment, from, to) in keys {
+            by_range
+                .entry((*from, *to))
+                .or_default()
+                .push((*metric, *segment));
+        }
+        let mut out = HashMap::new();
+        for ((from, to), wanted) in by_range {
+            let values = self
+                .0
+                .latest_values(&wanted, from, to)
+                .await
+                .map_err(|e| Arc::new(e.into()))?;
+            for ((metric, segment), value) in values {
+                out.insert((metric, segment, from, to), value);
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Loads the recorded values of metrics for a period, by (metric id, period).
 pub struct FactsLoader(Tenant);
@@ -177,6 +253,22 @@ pub struct Loaders {
     pub items: DataLoader<ItemsLoader, HashMapCache>,
     /// Recorded values, by (metric, period).
     pub facts: DataLoader<FactsLoader, HashMapCache>,
+    /// Goals by id.
+    pub goals: DataLoader<GoalLoader, HashMapCache>,
+    /// Goal links, by goal id.
+    pub goal_links: DataLoader<GoalLinksLoader, HashMapCache>,
+    /// Objectives, by goal id.
+    pub objectives_of_goal: DataLoader<ObjectivesOfGoalLoader, HashMapCache>,
+    /// Objectives by id.
+    pub objectives: DataLoader<ObjectiveLoader, HashMapCache>,
+    /// Key results, by objective id.
+    pub key_results_of: DataLoader<KeyResultsLoader, HashMapCache>,
+    /// Key results by id.
+    pub key_results: DataLoader<KeyResultLoader, HashMapCache>,
+    /// Check-ins, by key result id.
+    pub check_ins: DataLoader<CheckInsLoader, HashMapCache>,
+    /// Latest observed values for metric key results.
+    pub latest_values: DataLoader<LatestValueLoader, HashMapCache>,
 }
 
 /// Builds a cached loader over the tenant.
@@ -229,6 +321,14 @@ impl Loaders {
             scorecards: cached(ScorecardLoader(tenant.clone())),
             items: cached(ItemsLoader(tenant.clone())),
             facts: cached(FactsLoader(tenant.clone())),
+            goals: cached(GoalLoader(tenant.clone())),
+            goal_links: cached(GoalLinksLoader(tenant.clone())),
+            objectives_of_goal: cached(ObjectivesOfGoalLoader(tenant.clone())),
+            objectives: cached(ObjectiveLoader(tenant.clone())),
+            key_results_of: cached(KeyResultsLoader(tenant.clone())),
+            key_results: cached(KeyResultLoader(tenant.clone())),
+            check_ins: cached(CheckInsLoader(tenant.clone())),
+            latest_values: cached(LatestValueLoader(tenant.clone())),
         }
     }
 

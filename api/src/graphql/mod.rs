@@ -15,6 +15,7 @@ use crate::audit::{AuditEventObject, AuditQuery};
 use crate::auth::Caller;
 use crate::dimensions::{DimensionMutation, DimensionQuery, JourneyStageObject, SegmentObject};
 use crate::error::{ApiError, ApiResult};
+use crate::goals::{CheckInObject, GoalMutation, GoalObject, GoalQuery, ObjectiveObject};
 use crate::metrics::{MetricMutation, MetricObject, MetricQuery};
 use crate::observations::{ObservationMutation, ObservationObject, ObservationQuery};
 use crate::organization::{OrganizationObject, OrganizationQuery};
@@ -60,6 +61,8 @@ pub struct Session {
     pub loaders: Loaders,
     /// The caller's own person record and everyone below them, found on first use.
     contact_scope: tokio::sync::OnceCell<ContactScope>,
+    /// Every goal of the organization, read once when a tree is asked for.
+    goal_tree: tokio::sync::OnceCell<crate::goals::GoalTree>,
 }
 
 /// Whose personal data a caller may see besides their own: their reports, at any depth.
@@ -85,7 +88,17 @@ impl Session {
             tenant,
             loaders,
             contact_scope: tokio::sync::OnceCell::new(),
+            goal_tree: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Every goal of the organization as a tree (one statement, once per request).
+    pub async fn goal_tree(&self) -> Result<&crate::goals::GoalTree, ApiError> {
+        self.goal_tree
+            .get_or_try_init(|| async {
+                Ok::<_, ApiError>(crate::goals::GoalTree::new(self.tenant.all_goals().await?))
+            })
+            .await
     }
 
     /// The caller's person record and reports (loaded once per request).
@@ -138,16 +151,22 @@ pub fn authorized<'a>(ctx: &Context<'a>, permission: Permission) -> Result<&'a S
 }
 
 /// Whether the selection of a connection field asks for `path` under its items, through
-/// either `edges { node { ... } }` or `nodes { ... }`.
+/// either `edges { node { ... } }` or `nodes { ... }`. Inside `path`, `*` stands for the items
+/// of a nested connection the same way.
 pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
-    let look = ctx.look_ahead();
-    let mut via_edges = look.field("edges").field("node");
-    let mut via_nodes = look.field("nodes");
-    for name in path {
-        via_edges = via_edges.field(name);
-        via_nodes = via_nodes.field(name);
+    fn walk(look: async_graphql::Lookahead<'_>, path: &[&str]) -> bool {
+        match path.split_first() {
+            None => look.exists(),
+            Some((&"*", rest)) => {
+                walk(look.field("nodes"), rest) || walk(look.field("edges").field("node"), rest)
+            }
+            Some((name, rest)) => walk(look.field(name), rest),
+        }
     }
-    via_edges.exists() || via_nodes.exists()
+    let mut full = Vec::with_capacity(path.len() + 1);
+    full.push("*");
+    full.extend_from_slice(path);
+    walk(ctx.look_ahead(), &full)
 }
 
 /// The request's limits.
@@ -183,6 +202,14 @@ pub enum Node {
     JobRole(JobRoleObject),
     /// A scorecard.
     Scorecard(ScorecardObject),
+    /// A goal.
+    Goal(GoalObject),
+    /// An objective.
+    Objective(ObjectiveObject),
+    /// A key result.
+    KeyResult(crate::goals::KeyResultObject),
+    /// A check-in.
+    CheckIn(CheckInObject),
 }
 
 /// Fetching any object by global id.
@@ -246,6 +273,32 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
                 .map_err(loaders::loader_error)?
                 .map(|m| Node::Scorecard(ScorecardObject(m)))
         }
+        "Goal" => l
+            .goals
+            .load_one(uuid)
+            .await
+            .map_err(loaders::loader_error)?
+            .map(|g| Node::Goal(GoalObject(g))),
+        "Objective" => l
+            .objectives
+            .load_one(uuid)
+            .await
+            .map_err(loaders::loader_error)?
+            .map(|o| Node::Objective(ObjectiveObject(o))),
+        "KeyResult" => match l
+            .key_results
+            .load_one(uuid)
+            .await
+            .map_err(loaders::loader_error)?
+        {
+            None => None,
+            Some(kr) => l
+                .objectives
+                .load_one(kr.objective_id)
+                .await
+                .map_err(loaders::loader_error)?
+                .map(|o| Node::KeyResult(crate::goals::KeyResultObject(kr, o))),
+        },
         "AuditEvent" => {
             s.caller.require(Permission::ReadAudit)?;
             l.audit_event(uuid)
@@ -292,6 +345,7 @@ pub struct Query(
     AuditQuery,
     PeopleQuery,
     ScorecardQuery,
+    GoalQuery,
 );
 
 /// Every mutation.
@@ -302,6 +356,7 @@ pub struct Mutation(
     ObservationMutation,
     PeopleMutation,
     ScorecardMutation,
+    GoalMutation,
 );
 
 /// The schema type.

@@ -1,10 +1,15 @@
 //! Table rows, private to the storage layer.
 
 pub mod audit_events;
+pub mod check_ins;
+pub mod goal_links;
+pub mod goals;
 pub mod job_roles;
 pub mod journey_stages;
+pub mod key_results;
 pub mod metric_versions;
 pub mod metrics;
+pub mod objectives;
 pub mod observations;
 pub mod organization_settings;
 pub mod organizations;
