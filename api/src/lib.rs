@@ -11,6 +11,7 @@ mod audit;
 mod dimensions;
 mod goals;
 mod graphql;
+mod incentives;
 mod metrics;
 mod observations;
 mod organization;

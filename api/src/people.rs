@@ -713,103 +713,112 @@ impl Collector {
     }
 }
 
-fn decimal(c: &mut Collector, path: String, value: &Decimal) -> Option<rust_decimal::Decimal> {
-    c.take(|| path, value.checked().map_err(Invalid::new))
+impl Collector {
+    /// Like `take`, but stands in `fallback` for a bad value, so the row keeps its place and
+    /// the later reference checks still see it.
+    pub fn or<T>(
+        &mut self,
+        path: impl FnOnce() -> String,
+        result: Result<T, Invalid>,
+        fallback: T,
+    ) -> T {
+        self.take(path, result).unwrap_or(fallback)
+    }
 }
 
-/// Parses KPI items; problems at `{prefix}[i].field`.
+fn decimal(c: &mut Collector, path: String, value: &Decimal) -> rust_decimal::Decimal {
+    c.or(
+        || path,
+        value.checked().map_err(Invalid::new),
+        rust_decimal::Decimal::ZERO,
+    )
+}
+
+/// Parses KPI items; problems at `{prefix}[i].field`. Every input item yields an item (bad
+/// values replaced by placeholders) so positions match the input.
 pub(crate) fn parse_items(c: &mut Collector, prefix: &str, items: &[KpiItemInput]) -> Vec<NewItem> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = |f: &str| format!("{prefix}[{i}].{f}");
-        let metric_key = c.take(|| at("metricKey"), MetricKey::parse(&item.metric_key));
+        let metric_key = c.or(
+            || at("metricKey"),
+            MetricKey::parse(&item.metric_key),
+            MetricKey::placeholder(),
+        );
         let segment = match &item.segment_key {
-            None => Some(None),
-            Some(k) => c
-                .take(|| at("segmentKey"), DimensionKey::parse(k))
-                .map(Some),
+            None => None,
+            Some(k) => c.take(|| at("segmentKey"), DimensionKey::parse(k)),
         };
-        let weight = decimal(c, at("weight"), &item.weight)
-            .and_then(|w| c.take(|| at("weight"), parse_weight(w)));
+        let weight = decimal(c, at("weight"), &item.weight);
+        let weight = c.or(
+            || at("weight"),
+            parse_weight(weight),
+            rust_decimal::Decimal::ZERO,
+        );
         let target = decimal(c, at("target"), &item.target);
         let green = decimal(c, at("green"), &item.green);
         let amber = decimal(c, at("amber"), &item.amber);
-        if let (
-            Some(metric_key),
-            Some(segment),
-            Some(weight),
-            Some(target),
-            Some(green),
-            Some(amber),
-        ) = (metric_key, segment, weight, target, green, amber)
-        {
-            out.push(NewItem {
-                metric_key,
-                segment,
-                weight,
-                target,
-                green,
-                amber,
-            });
-        }
+        out.push(NewItem {
+            metric_key,
+            segment,
+            weight,
+            target,
+            green,
+            amber,
+        });
     }
     out
 }
 
-fn ext(c: &mut Collector, path: String, raw: &str) -> Option<ExternalId> {
-    c.take(|| path, ExternalId::parse(raw))
+fn ext(c: &mut Collector, path: String, raw: &str) -> ExternalId {
+    let fallback = ExternalId::placeholder(&path);
+    c.or(|| path, ExternalId::parse(raw), fallback)
 }
 
-fn opt_ext(c: &mut Collector, path: String, raw: Option<&str>) -> Option<Option<ExternalId>> {
-    match raw {
-        None => Some(None),
-        Some(r) => ext(c, path, r).map(Some),
+fn opt_ext(c: &mut Collector, path: String, raw: Option<&str>) -> Option<ExternalId> {
+    raw.and_then(|r| c.take(|| path, ExternalId::parse(r)))
+}
+
+fn name(c: &mut Collector, path: String, raw: &str) -> String {
+    c.or(|| path, parse_text(raw, 200, true), "invalid".to_owned())
+}
+
+fn role_key(c: &mut Collector, path: String, raw: &str) -> RoleKey {
+    c.or(|| path, RoleKey::parse(raw), RoleKey::placeholder())
+}
+
+fn parse_team(c: &mut Collector, p: &str, t: &TeamInput) -> SyncTeam {
+    SyncTeam {
+        external_id: ext(c, format!("{p}.externalId"), &t.external_id),
+        name: name(c, format!("{p}.name"), &t.name),
+        parent: opt_ext(
+            c,
+            format!("{p}.parentExternalId"),
+            t.parent_external_id.as_deref(),
+        ),
+        active: t.active,
     }
 }
 
-fn name(c: &mut Collector, path: String, raw: &str) -> Option<String> {
-    c.take(|| path, parse_text(raw, 200, true))
-}
-
-fn parse_team(c: &mut Collector, p: &str, t: &TeamInput) -> Option<SyncTeam> {
-    let external_id = ext(c, format!("{p}.externalId"), &t.external_id);
-    let name = name(c, format!("{p}.name"), &t.name);
-    let parent = opt_ext(
-        c,
-        format!("{p}.parentExternalId"),
-        t.parent_external_id.as_deref(),
-    );
-    Some(SyncTeam {
-        external_id: external_id?,
-        name: name?,
-        parent: parent?,
-        active: t.active,
-    })
-}
-
-fn parse_role(c: &mut Collector, p: &str, r: &JobRoleInput) -> Option<SyncRole> {
-    let key = c.take(|| format!("{p}.key"), RoleKey::parse(&r.key));
-    let name = name(c, format!("{p}.name"), &r.name);
-    Some(SyncRole {
-        key: key?,
-        name: name?,
+fn parse_role(c: &mut Collector, p: &str, r: &JobRoleInput) -> SyncRole {
+    SyncRole {
+        key: role_key(c, format!("{p}.key"), &r.key),
+        name: name(c, format!("{p}.name"), &r.name),
         active: r.active,
-    })
+    }
 }
 
-fn parse_person(c: &mut Collector, p: &str, x: &PersonInput) -> Option<SyncPerson> {
+fn parse_person(c: &mut Collector, p: &str, x: &PersonInput) -> SyncPerson {
     let external_id = ext(c, format!("{p}.externalId"), &x.external_id);
     let name = name(c, format!("{p}.name"), &x.name);
-    let email = match &x.email {
-        None => Some(None),
-        Some(e) => c.take(|| format!("{p}.email"), Email::parse(e)).map(Some),
-    };
-    let subject = match &x.subject {
-        None => Some(None),
-        Some(s) => c
-            .take(|| format!("{p}.subject"), parse_text(s, 200, true))
-            .map(Some),
-    };
+    let email = x
+        .email
+        .as_ref()
+        .and_then(|e| c.take(|| format!("{p}.email"), Email::parse(e)));
+    let subject = x
+        .subject
+        .as_ref()
+        .and_then(|s| c.take(|| format!("{p}.subject"), parse_text(s, 200, true)));
     let manager = opt_ext(
         c,
         format!("{p}.managerExternalId"),
@@ -820,80 +829,102 @@ fn parse_person(c: &mut Collector, p: &str, x: &PersonInput) -> Option<SyncPerso
         format!("{p}.teamExternalId"),
         x.team_external_id.as_deref(),
     );
-    let mut roles = Vec::with_capacity(x.role_keys.len());
-    for (j, k) in x.role_keys.iter().enumerate() {
-        if let Some(key) = c.take(|| format!("{p}.roleKeys[{j}]"), RoleKey::parse(k))
-            && !roles.contains(&key)
-        {
-            roles.push(key);
-        }
-    }
-    Some(SyncPerson {
-        external_id: external_id?,
-        name: name?,
-        email: email?,
-        subject: subject?,
-        manager: manager?,
-        team: team?,
+    let roles = x
+        .role_keys
+        .iter()
+        .enumerate()
+        .map(|(j, k)| role_key(c, format!("{p}.roleKeys[{j}]"), k))
+        .collect();
+    SyncPerson {
+        external_id,
+        name,
+        email,
+        subject,
+        manager,
+        team,
         roles,
         active: x.active,
-    })
-}
-
-fn parse_assignment(
-    c: &mut Collector,
-    p: &str,
-    a: &RoleKpiAssignmentInput,
-) -> Option<SyncAssignment> {
-    let role = c.take(|| format!("{p}.roleKey"), RoleKey::parse(&a.role_key));
-    let before = c.0.len();
-    let items = parse_items(c, &format!("{p}.items"), &a.items);
-    if c.0.len() > before {
-        return None;
     }
-    Some(SyncAssignment { role: role?, items })
 }
 
-/// Builds a sync request, with every problem listed by path under `input.`.
+fn parse_assignment(c: &mut Collector, p: &str, a: &RoleKpiAssignmentInput) -> SyncAssignment {
+    SyncAssignment {
+        role: role_key(c, format!("{p}.roleKey"), &a.role_key),
+        items: parse_items(c, &format!("{p}.items"), &a.items),
+    }
+}
+
+/// Builds a sync request and the problems of its fields, by path under `input.`. Every row
+/// is kept (bad values replaced by placeholders) so the store's reference checks can run on
+/// the same positions and every problem can be reported at once.
 fn sync_request(
     teams: &[TeamInput],
     roles: &[JobRoleInput],
     people: &[PersonInput],
     assignments: &[RoleKpiAssignmentInput],
     mode: SyncMode,
-) -> Result<SyncRequest, ApiError> {
+) -> (SyncRequest, Vec<Problem>) {
     let mut c = Collector::default();
-    let teams: Vec<_> = teams
+    let teams = teams
         .iter()
         .enumerate()
-        .filter_map(|(i, t)| parse_team(&mut c, &format!("input.teams[{i}]"), t))
+        .map(|(i, t)| parse_team(&mut c, &format!("input.teams[{i}]"), t))
         .collect();
-    let roles: Vec<_> = roles
+    let roles = roles
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| parse_role(&mut c, &format!("input.roles[{i}]"), r))
+        .map(|(i, r)| parse_role(&mut c, &format!("input.roles[{i}]"), r))
         .collect();
-    let people: Vec<_> = people
+    let people = people
         .iter()
         .enumerate()
-        .filter_map(|(i, x)| parse_person(&mut c, &format!("input.people[{i}]"), x))
+        .map(|(i, x)| parse_person(&mut c, &format!("input.people[{i}]"), x))
         .collect();
-    let assignments: Vec<_> = assignments
+    let assignments = assignments
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| parse_assignment(&mut c, &format!("input.assignments[{i}]"), a))
+        .map(|(i, a)| parse_assignment(&mut c, &format!("input.assignments[{i}]"), a))
         .collect();
-    c.finish()?;
-    Ok(SyncRequest {
-        teams,
-        people,
-        roles,
-        assignments,
-        mode,
-    })
+    (
+        SyncRequest {
+            teams,
+            people,
+            roles,
+            assignments,
+            mode,
+        },
+        c.0,
+    )
 }
 
-/// Runs a sync for the mutation `operation`, which is what the audit trail records.
+/// Refuses a request whose fields had problems, adding every reference problem the store finds
+/// in the rest of the payload (a dry run), so one answer lists them all.
+async fn refuse_with_all_problems(
+    ctx: &Context<'_>,
+    permission: Permission,
+    request: &SyncRequest,
+    mut problems: Vec<Problem>,
+) -> Result<(), ApiError> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let s = authorized(ctx, permission)?;
+    let actor = Actor(s.caller.subject.clone());
+    if let Err(tandem_persistence::StoreError::Invalid(found)) =
+        s.tenant.sync_hr(&actor, request, true).await
+    {
+        let known: std::collections::HashSet<String> =
+            problems.iter().map(|p| p.path.clone()).collect();
+        problems.extend(
+            found
+                .into_iter()
+                .map(|p| Problem::new(format!("input.{}", p.path), p.message))
+                .filter(|p| !known.contains(&p.path)),
+        );
+    }
+    Err(ApiError::BadUserInput(problems))
+}
+
 async fn run_sync(
     ctx: &Context<'_>,
     permission: Permission,
@@ -939,13 +970,14 @@ impl PeopleMutation {
             HrSyncMode::Incremental => SyncMode::Incremental,
             HrSyncMode::FullRoster => SyncMode::FullRoster,
         };
-        let request = sync_request(
+        let (request, problems) = sync_request(
             &input.teams,
             &input.roles,
             &input.people,
             &input.assignments,
             mode,
-        )?;
+        );
+        refuse_with_all_problems(ctx, Permission::RunHrSync, &request, problems).await?;
         let outcome =
             run_sync(ctx, Permission::RunHrSync, "syncHr", request, input.dry_run).await?;
         Ok(payload(outcome, input.dry_run))
@@ -954,14 +986,16 @@ impl PeopleMutation {
     /// Creates or replaces one team by HR id.
     async fn upsert_team(&self, ctx: &Context<'_>, input: TeamInput) -> ApiResult<TeamPayload> {
         authorized(ctx, Permission::ManagePeople)?;
-        let request = sync_request(
+        let (request, problems) = sync_request(
             std::slice::from_ref(&input),
             &[],
             &[],
             &[],
             SyncMode::Incremental,
-        )
-        .map_err(|e| reprefix(e, "teams[0]", "input"))?;
+        );
+        refuse_with_all_problems(ctx, Permission::ManagePeople, &request, problems)
+            .await
+            .map_err(|e| reprefix(e, "teams[0]", "input"))?;
         run_sync(ctx, Permission::ManagePeople, "upsertTeam", request, false)
             .await
             .map_err(|e| reprefix(e, "teams[0]", "input"))?;
@@ -984,14 +1018,16 @@ impl PeopleMutation {
         input: PersonInput,
     ) -> ApiResult<PersonPayload> {
         authorized(ctx, Permission::ManagePeople)?;
-        let request = sync_request(
+        let (request, problems) = sync_request(
             &[],
             &[],
             std::slice::from_ref(&input),
             &[],
             SyncMode::Incremental,
-        )
-        .map_err(|e| reprefix(e, "people[0]", "input"))?;
+        );
+        refuse_with_all_problems(ctx, Permission::ManagePeople, &request, problems)
+            .await
+            .map_err(|e| reprefix(e, "people[0]", "input"))?;
         run_sync(
             ctx,
             Permission::ManagePeople,
@@ -1021,14 +1057,16 @@ impl PeopleMutation {
         input: JobRoleInput,
     ) -> ApiResult<JobRolePayload> {
         authorized(ctx, Permission::ManagePeople)?;
-        let request = sync_request(
+        let (request, problems) = sync_request(
             &[],
             std::slice::from_ref(&input),
             &[],
             &[],
             SyncMode::Incremental,
-        )
-        .map_err(|e| reprefix(e, "roles[0]", "input"))?;
+        );
+        refuse_with_all_problems(ctx, Permission::ManagePeople, &request, problems)
+            .await
+            .map_err(|e| reprefix(e, "roles[0]", "input"))?;
         run_sync(
             ctx,
             Permission::ManagePeople,
@@ -1060,13 +1098,20 @@ impl PeopleMutation {
             ctx,
             Permission::ManageScorecards(tandem_domain::scorecards::OwnerKind::Role),
         )?;
-        let request = sync_request(
+        let (request, problems) = sync_request(
             &[],
             &[],
             &[],
             std::slice::from_ref(&input),
             SyncMode::Incremental,
+        );
+        refuse_with_all_problems(
+            ctx,
+            Permission::ManageScorecards(tandem_domain::scorecards::OwnerKind::Role),
+            &request,
+            problems,
         )
+        .await
         .map_err(|e| reprefix(e, "assignments[0]", "input"))?;
         let outcome = run_sync(
             ctx,

@@ -72,6 +72,12 @@ pub enum Permission {
     CheckInAny,
     /// Check in on key results one owns (and, for managers, those of one's teams and reports).
     CheckInOwn,
+    /// Define incentive plans and compute payouts.
+    ManagePlans,
+    /// Read anyone's payout statements.
+    ReadAllPay,
+    /// Read plans and pay totals (no individual pay).
+    ReadPayAggregates,
 }
 
 /// Whether a single role grants a permission.
@@ -96,6 +102,9 @@ pub fn role_allows(role: AccessRole, permission: Permission) -> bool {
         Permission::ManageAllGoals | Permission::CheckInAny => matches!(role, Admin | Executive),
         Permission::ManageTeamGoals => role == Manager,
         Permission::CheckInOwn => matches!(role, Manager | Member),
+        Permission::ManagePlans => matches!(role, Admin | Finance),
+        Permission::ReadAllPay => matches!(role, Admin | Finance | Hr),
+        Permission::ReadPayAggregates => matches!(role, Admin | Finance | Hr | Executive | Bi),
     }
 }
 
@@ -168,6 +177,9 @@ mod tests {
             Permission::ManageTeamGoals,
             Permission::CheckInAny,
             Permission::CheckInOwn,
+            Permission::ManagePlans,
+            Permission::ReadAllPay,
+            Permission::ReadPayAggregates,
         ];
         for p in everything {
             assert!(!role_allows(HrSync, p), "{p:?}");
@@ -210,6 +222,24 @@ mod tests {
         ));
         assert!(allows(&[Member], Permission::CheckInOwn));
         assert!(!allows(&[Bi, Finance], Permission::CheckInOwn));
+    }
+
+    #[test]
+    fn individual_pay_is_for_admin_finance_and_hr_and_bi_sees_aggregates() {
+        for role in AccessRole::ALL {
+            assert_eq!(
+                role_allows(*role, Permission::ReadAllPay),
+                matches!(role, Admin | Finance | Hr),
+                "{role}"
+            );
+        }
+        assert!(allows(&[Bi], Permission::ReadPayAggregates));
+        assert!(!allows(
+            &[Member, Manager, Revops],
+            Permission::ReadPayAggregates
+        ));
+        assert!(allows(&[Finance], Permission::ManagePlans));
+        assert!(!allows(&[Hr], Permission::ManagePlans));
     }
 
     #[test]

@@ -27,8 +27,9 @@ pub struct Money {
 impl Money {
     /// Parses an amount and a currency code.
     pub fn parse(amount: Decimal, currency: &str) -> Result<Self, Invalid> {
-        let currency = iso_currency::Currency::from_code(currency)
-            .ok_or_else(|| Invalid::new(format!("`{currency}` is not an ISO 4217 currency code")))?;
+        let currency = iso_currency::Currency::from_code(currency).ok_or_else(|| {
+            Invalid::new(format!("`{currency}` is not an ISO 4217 currency code"))
+        })?;
         Ok(Self { amount, currency })
     }
 
@@ -37,7 +38,9 @@ impl Money {
     pub fn rounded(self) -> Money {
         let dp = self.currency.exponent().map_or(2, u32::from);
         Money {
-            amount: self.amount.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero),
+            amount: self
+                .amount
+                .round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero),
             currency: self.currency,
         }
     }
@@ -82,8 +85,12 @@ impl CurveSegment {
     /// A short description for statements.
     pub fn describe(&self, curve: &Curve) -> String {
         match self {
-            CurveSegment::BelowThreshold => format!("below the threshold of {}", curve.threshold.normalize()),
-            CurveSegment::BeforeFirstPoint => "between the threshold and the first point".to_owned(),
+            CurveSegment::BelowThreshold => {
+                format!("below the threshold of {}", curve.threshold.normalize())
+            }
+            CurveSegment::BeforeFirstPoint => {
+                "between the threshold and the first point".to_owned()
+            }
             CurveSegment::Between { from } => {
                 let a = curve.points[*from];
                 let b = curve.points[*from + 1];
@@ -124,13 +131,24 @@ impl Curve {
                 )));
             }
             if pair[1].payout < pair[0].payout {
-                return Err(Invalid::new(format!("curve point {} pays less than point {}", i + 1, i)));
+                return Err(Invalid::new(format!(
+                    "curve point {} pays less than point {}",
+                    i + 1,
+                    i
+                )));
             }
         }
-        if points.iter().any(|p| p.payout.is_sign_negative() && !p.payout.is_zero()) {
+        if points
+            .iter()
+            .any(|p| p.payout.is_sign_negative() && !p.payout.is_zero())
+        {
             return Err(Invalid::new("a curve cannot pay a negative share"));
         }
-        Ok(Self { points, threshold, cap })
+        Ok(Self {
+            points,
+            threshold,
+            cap,
+        })
     }
 
     /// The points.
@@ -163,10 +181,16 @@ impl Curve {
             .position(|w| attainment >= w[0].attainment && attainment <= w[1].attainment)
         {
             let (a, b) = (self.points[from], self.points[from + 1]);
-            (interpolate(a, b, attainment), CurveSegment::Between { from })
+            (
+                interpolate(a, b, attainment),
+                CurveSegment::Between { from },
+            )
         } else if self.points.len() >= 2 {
             let a = self.points[self.points.len() - 2];
-            (interpolate(a, last, attainment), CurveSegment::BeyondLastPoint)
+            (
+                interpolate(a, last, attainment),
+                CurveSegment::BeyondLastPoint,
+            )
         } else {
             (last.payout, CurveSegment::BeyondLastPoint)
         };
@@ -182,7 +206,10 @@ fn interpolate(a: CurvePoint, b: CurvePoint, x: Decimal) -> Decimal {
     let span = b.attainment - a.attainment;
     let rise = b.payout - a.payout;
     let offset = x.checked_sub(a.attainment).unwrap_or(Decimal::MAX);
-    let slope_part = rise.checked_mul(offset).and_then(|v| v.checked_div(span)).unwrap_or(Decimal::MAX);
+    let slope_part = rise
+        .checked_mul(offset)
+        .and_then(|v| v.checked_div(span))
+        .unwrap_or(Decimal::MAX);
     a.payout.checked_add(slope_part).unwrap_or(Decimal::MAX)
 }
 
@@ -254,7 +281,9 @@ pub fn parse_weights(weights: &[Decimal]) -> Result<(), Invalid> {
         return Err(Invalid::new("a weight cannot be negative"));
     }
     if weights.iter().all(Decimal::is_zero) {
-        return Err(Invalid::new("at least one component needs a weight above zero"));
+        return Err(Invalid::new(
+            "at least one component needs a weight above zero",
+        ));
     }
     Ok(())
 }
@@ -267,7 +296,10 @@ pub fn parse_gate(min_attainment: Decimal, factor: Decimal) -> Result<Gate, Inva
     if factor.is_sign_negative() || factor > Decimal::ONE {
         return Err(Invalid::new("the gate factor is a share from 0 to 1"));
     }
-    Ok(Gate { min_attainment, factor })
+    Ok(Gate {
+        min_attainment,
+        factor,
+    })
 }
 
 /// Computes a statement: `attainments[i]` for component `i`, `gate_attainments[j]` for gate `j`.
@@ -295,24 +327,51 @@ pub fn payout(
     let total_weight: Decimal = components.iter().map(|c| c.weight).sum();
     let mut lines = Vec::with_capacity(components.len());
     let mut sum = Decimal::ZERO;
-    for (component, attainment) in components.iter().zip(attainments.iter().chain(std::iter::repeat(&None))) {
-        let weight = if total_weight.is_zero() { Decimal::ZERO } else { component.weight / total_weight };
+    for (component, attainment) in components
+        .iter()
+        .zip(attainments.iter().chain(std::iter::repeat(&None)))
+    {
+        let weight = if total_weight.is_zero() {
+            Decimal::ZERO
+        } else {
+            component.weight / total_weight
+        };
         let (curve_payout, segment) = match attainment {
             Some(a) => component.curve.payout(*a),
             None => (Decimal::ZERO, CurveSegment::BelowThreshold),
         };
         let (payout, gate_applied) = match limit {
-            Some(factor) if component.perspective == Perspective::Financial && curve_payout > factor => (factor, true),
+            Some(factor)
+                if component.perspective == Perspective::Financial && curve_payout > factor =>
+            {
+                (factor, true)
+            }
             _ => (curve_payout, false),
         };
-        let amount = target.amount.checked_mul(weight).and_then(|v| v.checked_mul(payout)).unwrap_or(Decimal::MAX);
+        let amount = target
+            .amount
+            .checked_mul(weight)
+            .and_then(|v| v.checked_mul(payout))
+            .unwrap_or(Decimal::MAX);
         sum = sum.checked_add(amount).unwrap_or(Decimal::MAX);
-        lines.push(Line { attainment: *attainment, curve_payout, segment, gate_applied, payout, weight, amount });
+        lines.push(Line {
+            attainment: *attainment,
+            curve_payout,
+            segment,
+            gate_applied,
+            payout,
+            weight,
+            amount,
+        });
     }
     Payout {
         lines,
         gates: gate_results,
-        total: Money { amount: sum, currency: target.currency }.rounded(),
+        total: Money {
+            amount: sum,
+            currency: target.currency,
+        }
+        .rounded(),
     }
 }
 
@@ -330,9 +389,18 @@ mod tests {
     fn accelerated() -> Curve {
         Curve::new(
             vec![
-                CurvePoint { attainment: dec!(0.5), payout: dec!(0.25) },
-                CurvePoint { attainment: dec!(1), payout: dec!(1) },
-                CurvePoint { attainment: dec!(1.5), payout: dec!(2) },
+                CurvePoint {
+                    attainment: dec!(0.5),
+                    payout: dec!(0.25),
+                },
+                CurvePoint {
+                    attainment: dec!(1),
+                    payout: dec!(1),
+                },
+                CurvePoint {
+                    attainment: dec!(1.5),
+                    payout: dec!(2),
+                },
             ],
             dec!(0.5),
             dec!(2),
@@ -341,20 +409,37 @@ mod tests {
     }
 
     fn component(name: &str, perspective: Perspective, weight: Decimal) -> Component {
-        Component { name: name.into(), perspective, weight, curve: accelerated() }
+        Component {
+            name: name.into(),
+            perspective,
+            weight,
+            curve: accelerated(),
+        }
     }
 
     #[test]
     fn below_threshold_pays_nothing() {
         // Target 10,000 EUR, one component at 40% attainment: under the 50% threshold.
-        let p = payout(eur(dec!(10000)), &[component("Bookings", Perspective::Financial, dec!(1))], &[Some(dec!(0.4))], &[], &[]);
+        let p = payout(
+            eur(dec!(10000)),
+            &[component("Bookings", Perspective::Financial, dec!(1))],
+            &[Some(dec!(0.4))],
+            &[],
+            &[],
+        );
         assert_eq!(p.lines[0].segment, CurveSegment::BelowThreshold);
         assert_eq!(p.total.amount, dec!(0));
     }
 
     #[test]
     fn exactly_at_target_pays_the_target() {
-        let p = payout(eur(dec!(10000)), &[component("Bookings", Perspective::Financial, dec!(1))], &[Some(dec!(1))], &[], &[]);
+        let p = payout(
+            eur(dec!(10000)),
+            &[component("Bookings", Perspective::Financial, dec!(1))],
+            &[Some(dec!(1))],
+            &[],
+            &[],
+        );
         assert_eq!(p.lines[0].payout, dec!(1));
         assert_eq!(p.total.amount, dec!(10000.00));
     }
@@ -363,11 +448,17 @@ mod tests {
     fn on_a_knee_and_between_points() {
         // 0.75 lies halfway between (0.5, 0.25) and (1, 1): 0.25 + 0.75 * 0.5 = 0.625.
         let c = accelerated();
-        assert_eq!(c.payout(dec!(0.75)), (dec!(0.625), CurveSegment::Between { from: 0 }));
+        assert_eq!(
+            c.payout(dec!(0.75)),
+            (dec!(0.625), CurveSegment::Between { from: 0 })
+        );
         // At the knee (1.0) the first segment applies and gives exactly 1.
         assert_eq!(c.payout(dec!(1)).0, dec!(1));
         // 1.2: 1 + (2 - 1) * 0.2 / 0.5 = 1.4.
-        assert_eq!(c.payout(dec!(1.2)), (dec!(1.4), CurveSegment::Between { from: 1 }));
+        assert_eq!(
+            c.payout(dec!(1.2)),
+            (dec!(1.4), CurveSegment::Between { from: 1 })
+        );
     }
 
     #[test]
@@ -375,7 +466,13 @@ mod tests {
         // 1.8 would pay 1 + 2 * 0.8 = 2.6 on the last slope; the cap holds it at 2.
         let c = accelerated();
         assert_eq!(c.payout(dec!(1.8)), (dec!(2), CurveSegment::Capped));
-        let p = payout(eur(dec!(10000)), &[component("Bookings", Perspective::Financial, dec!(1))], &[Some(dec!(1.8))], &[], &[]);
+        let p = payout(
+            eur(dec!(10000)),
+            &[component("Bookings", Perspective::Financial, dec!(1))],
+            &[Some(dec!(1.8))],
+            &[],
+            &[],
+        );
         assert_eq!(p.total.amount, dec!(20000.00));
     }
 
@@ -388,7 +485,13 @@ mod tests {
             component("Retention", Perspective::Customer, dec!(1)),
         ];
         let gate = parse_gate(dec!(0.9), dec!(0.5)).unwrap();
-        let missed = payout(eur(dec!(10000)), &components, &[Some(dec!(1.2)), Some(dec!(1))], &[gate], &[Some(dec!(0.8))]);
+        let missed = payout(
+            eur(dec!(10000)),
+            &components,
+            &[Some(dec!(1.2)), Some(dec!(1))],
+            &[gate],
+            &[Some(dec!(0.8))],
+        );
         assert!(missed.gates[0].missed);
         assert!(missed.lines[0].gate_applied);
         assert_eq!(missed.lines[0].payout, dec!(0.5));
@@ -396,12 +499,24 @@ mod tests {
         // 10,000 * 0.75 * 0.5 + 10,000 * 0.25 * 1 = 3,750 + 2,500.
         assert_eq!(missed.total.amount, dec!(6250.00));
 
-        let met = payout(eur(dec!(10000)), &components, &[Some(dec!(1.2)), Some(dec!(1))], &[gate], &[Some(dec!(0.95))]);
+        let met = payout(
+            eur(dec!(10000)),
+            &components,
+            &[Some(dec!(1.2)), Some(dec!(1))],
+            &[gate],
+            &[Some(dec!(0.95))],
+        );
         assert!(!met.gates[0].missed);
         // 10,000 * 0.75 * 1.4 + 2,500 = 10,500 + 2,500.
         assert_eq!(met.total.amount, dec!(13000.00));
 
-        let no_data = payout(eur(dec!(10000)), &components, &[Some(dec!(1.2)), Some(dec!(1))], &[gate], &[None]);
+        let no_data = payout(
+            eur(dec!(10000)),
+            &components,
+            &[Some(dec!(1.2)), Some(dec!(1))],
+            &[gate],
+            &[None],
+        );
         assert!(no_data.gates[0].missed, "a gate without data is not met");
     }
 
@@ -426,19 +541,55 @@ mod tests {
     #[test]
     fn two_currencies_are_never_summed() {
         // A statement carries the plan's currency; amounts of another plan are separate money.
-        let eur_plan = payout(eur(dec!(100)), &[component("a", Perspective::Financial, dec!(1))], &[Some(dec!(1))], &[], &[]);
-        let usd_plan = payout(Money::parse(dec!(100), "USD").unwrap(), &[component("a", Perspective::Financial, dec!(1))], &[Some(dec!(1))], &[], &[]);
+        let eur_plan = payout(
+            eur(dec!(100)),
+            &[component("a", Perspective::Financial, dec!(1))],
+            &[Some(dec!(1))],
+            &[],
+            &[],
+        );
+        let usd_plan = payout(
+            Money::parse(dec!(100), "USD").unwrap(),
+            &[component("a", Perspective::Financial, dec!(1))],
+            &[Some(dec!(1))],
+            &[],
+            &[],
+        );
         assert_ne!(eur_plan.total.currency, usd_plan.total.currency);
         assert_eq!(eur_plan.total.currency.code(), "EUR");
     }
 
     #[test]
     fn bad_curves_and_inputs_are_refused() {
-        let p = |a, b| CurvePoint { attainment: a, payout: b };
+        let p = |a, b| CurvePoint {
+            attainment: a,
+            payout: b,
+        };
         assert!(Curve::new(vec![], dec!(0), dec!(1)).is_err());
-        assert!(Curve::new(vec![p(dec!(1), dec!(1)), p(dec!(1), dec!(2))], dec!(0), dec!(2)).is_err());
-        assert!(Curve::new(vec![p(dec!(1), dec!(1)), p(dec!(0.5), dec!(2))], dec!(0), dec!(2)).is_err());
-        assert!(Curve::new(vec![p(dec!(0.5), dec!(1)), p(dec!(1), dec!(0.5))], dec!(0), dec!(2)).is_err());
+        assert!(
+            Curve::new(
+                vec![p(dec!(1), dec!(1)), p(dec!(1), dec!(2))],
+                dec!(0),
+                dec!(2)
+            )
+            .is_err()
+        );
+        assert!(
+            Curve::new(
+                vec![p(dec!(1), dec!(1)), p(dec!(0.5), dec!(2))],
+                dec!(0),
+                dec!(2)
+            )
+            .is_err()
+        );
+        assert!(
+            Curve::new(
+                vec![p(dec!(0.5), dec!(1)), p(dec!(1), dec!(0.5))],
+                dec!(0),
+                dec!(2)
+            )
+            .is_err()
+        );
         assert!(Curve::new(vec![p(dec!(1), dec!(1))], dec!(-1), dec!(2)).is_err());
         assert!(parse_weights(&[dec!(1), dec!(-0.5)]).is_err());
         assert!(parse_weights(&[dec!(0)]).is_err());

@@ -170,6 +170,12 @@ impl MetricKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Stands in for a key that failed to parse, so a batch keeps its row positions while all
+    /// its problems are collected; a batch holding one is always refused.
+    pub fn placeholder() -> Self {
+        Self("invalid_metric_key".to_owned())
+    }
 }
 
 impl fmt::Display for MetricKey {

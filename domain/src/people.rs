@@ -31,6 +31,11 @@ impl ExternalId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Stands in for an id that failed to parse (see [`MetricKey::placeholder`](crate::metrics::MetricKey::placeholder)).
+    pub fn placeholder(position: &str) -> Self {
+        Self(format!("invalid:{position}"))
+    }
 }
 
 /// A job role's key (`account_executive`), used by HR systems and role KPI assignments.
@@ -46,6 +51,11 @@ impl RoleKey {
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Stands in for a key that failed to parse (see [`MetricKey::placeholder`](crate::metrics::MetricKey::placeholder)).
+    pub fn placeholder() -> Self {
+        Self("invalid-role-key".to_owned())
     }
 }
 

@@ -11,6 +11,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 mod m20261122_000001_foundation;
 mod m20261122_000002_people_scorecards;
 mod m20261122_000003_goals_okrs;
+mod m20261122_000004_incentives;
 
 /// Runs Tandem's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_people_scorecards::Migration),
             Box::new(m20261122_000003_goals_okrs::Migration),
+            Box::new(m20261122_000004_incentives::Migration),
         ]
     }
 }

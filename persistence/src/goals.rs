@@ -468,7 +468,10 @@ impl Tenant {
         }
         active.updated_at = Set(Utc::now());
         let after = Goal::try_from(active.update(&txn).await?)?;
-        if after.status == GoalStatus::Active {
+        // An ACTIVE goal that changes perspective becomes an ACTIVE goal of the new
+        // perspective, so the balance rule applies; other edits (an ACTIVE FINANCIAL goal that
+        // lost its link may still be renamed or moved) do not activate anything.
+        if after.status == GoalStatus::Active && after.perspective != before.perspective {
             self.ensure_balanced(&txn, &after).await?;
         }
         audit::record(

@@ -11,6 +11,7 @@ mod entities;
 mod error;
 mod goals;
 mod hr_sync;
+mod incentives;
 mod metrics;
 mod observations;
 mod okrs;
@@ -27,6 +28,9 @@ pub use goals::{Goal, GoalFilter, GoalLink, GoalPatch, NewGoal, Ownership};
 pub use hr_sync::{
     Diff, SyncAssignment, SyncChange, SyncMode, SyncOutcome, SyncPerson, SyncRequest, SyncRole,
     SyncTeam,
+};
+pub use incentives::{
+    NewComponent, NewGate, NewPlan, Plan, PlanComponent, PlanDetails, PlanGate, Statement,
 };
 pub use metrics::{Metric, MetricFilter, MetricVersion};
 pub use observations::{NewObservation, Observation, ObservationFilter, RecordOutcome};

@@ -297,6 +297,16 @@ impl Tenant {
         Ok(found)
     }
 
+    /// One check-in by id.
+    pub async fn check_in_by_id(&self, id: Uuid) -> StoreResult<Option<CheckIn>> {
+        Ok(check_ins::Entity::find()
+            .filter(check_ins::Column::OrgId.eq(self.org_id))
+            .filter(check_ins::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(CheckIn::from))
+    }
+
     /// The latest observed value of each (metric, segment) whose period starts within
     /// `from..=to`: the organization total (no segment, no stage) or one segment's total.
     pub async fn latest_values(

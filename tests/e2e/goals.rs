@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use tandem_tests::{TestApp, error_code, error_field, on_both_backends};
 
 pub const CREATE_GOAL: &str = r#"mutation($input: CreateGoalInput!) { createGoal(input: $input) { goal { id status perspective } } }"#;
-const SET_STATUS: &str = r#"mutation($id: ID!, $status: GoalStatus!) { setGoalStatus(input: { id: $id, status: $status }) { goal { status } } }"#;
-const LINK: &str = r#"mutation($a: ID!, $b: ID!, $why: String!) { linkGoals(input: { goalId: $a, otherGoalId: $b, rationale: $why }) { goal { id } } }"#;
+pub const SET_STATUS: &str = r#"mutation($id: ID!, $status: GoalStatus!) { setGoalStatus(input: { id: $id, status: $status }) { goal { status } } }"#;
+pub const LINK: &str = r#"mutation($a: ID!, $b: ID!, $why: String!) { linkGoals(input: { goalId: $a, otherGoalId: $b, rationale: $why }) { goal { id } } }"#;
 
 pub async fn goal(
     app: &TestApp,
@@ -161,11 +161,11 @@ on_both_backends!(
     }
 );
 
-const OBJECTIVE: &str = r#"mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }"#;
-const KEY_RESULT: &str = r#"mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id source } } }"#;
-const CHECK_IN: &str = r#"mutation($input: CheckInInput!) { checkIn(input: $input) { checkIn { value confidence author } keyResult { current progress confidence } } }"#;
+pub const OBJECTIVE: &str = r#"mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }"#;
+pub const KEY_RESULT: &str = r#"mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id source } } }"#;
+pub const CHECK_IN: &str = r#"mutation($input: CheckInInput!) { checkIn(input: $input) { checkIn { value confidence author } keyResult { current progress confidence } } }"#;
 
-async fn objective(app: &TestApp, goal_id: &str, owner: Value) -> String {
+pub async fn objective(app: &TestApp, goal_id: &str, owner: Value) -> String {
     let data = app
         .ok("executive", OBJECTIVE, json!({ "input": { "goalId": goal_id, "title": "Onboard faster", "owner": owner, "periodStart": "2026-04-01", "periodEnd": "2026-06-30" } }))
         .await;
@@ -175,7 +175,7 @@ async fn objective(app: &TestApp, goal_id: &str, owner: Value) -> String {
         .to_owned()
 }
 
-async fn roster(app: &TestApp) {
+pub async fn roster(app: &TestApp) {
     app.ok(
         "hr",
         r#"mutation { syncHr(input: {

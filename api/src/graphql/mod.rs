@@ -299,6 +299,11 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
                 .map_err(loaders::loader_error)?
                 .map(|o| Node::KeyResult(crate::goals::KeyResultObject(kr, o))),
         },
+        "CheckIn" => s
+            .tenant
+            .check_in_by_id(uuid)
+            .await?
+            .map(|c| Node::CheckIn(CheckInObject(c))),
         "AuditEvent" => {
             s.caller.require(Permission::ReadAudit)?;
             l.audit_event(uuid)
@@ -346,6 +351,7 @@ pub struct Query(
     PeopleQuery,
     ScorecardQuery,
     GoalQuery,
+    crate::incentives::IncentiveQuery,
 );
 
 /// Every mutation.
@@ -357,6 +363,7 @@ pub struct Mutation(
     PeopleMutation,
     ScorecardMutation,
     GoalMutation,
+    crate::incentives::IncentiveMutation,
 );
 
 /// The schema type.
