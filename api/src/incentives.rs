@@ -1134,8 +1134,12 @@ fn parse_plan(input: &DefineIncentivePlanInput) -> Result<NewPlan, ApiError> {
         let target = dec(&mut c, at("target"), &g.target);
         let min = dec(&mut c, at("minAttainment"), &g.min_attainment);
         let factor = dec(&mut c, at("factor"), &g.factor);
-        if let (Some(m), Some(f)) = (min, factor) {
-            c.take(|| at("factor"), pay::parse_gate(m, f));
+        // Each bound is checked on its own so a problem names the field that holds it.
+        if let Some(m) = min {
+            c.take(|| at("minAttainment"), pay::parse_gate(m, Dec::ZERO));
+        }
+        if let Some(f) = factor {
+            c.take(|| at("factor"), pay::parse_gate(Dec::ZERO, f));
         }
         if let (Some(metric_key), Some(target), Some(min_attainment), Some(factor)) =
             (metric_key, target, min, factor)

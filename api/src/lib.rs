@@ -10,6 +10,7 @@ pub mod server;
 mod audit;
 mod dimensions;
 mod goals;
+mod governance;
 mod graphql;
 mod incentives;
 mod metrics;

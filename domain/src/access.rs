@@ -78,6 +78,8 @@ pub enum Permission {
     ReadAllPay,
     /// Read plans and pay totals (no individual pay).
     ReadPayAggregates,
+    /// Run governance: forums, review sessions, trade-off rules, decisions, maturity.
+    ManageGovernance,
 }
 
 /// Whether a single role grants a permission.
@@ -105,6 +107,7 @@ pub fn role_allows(role: AccessRole, permission: Permission) -> bool {
         Permission::ManagePlans => matches!(role, Admin | Finance),
         Permission::ReadAllPay => matches!(role, Admin | Finance | Hr),
         Permission::ReadPayAggregates => matches!(role, Admin | Finance | Hr | Executive | Bi),
+        Permission::ManageGovernance => matches!(role, Admin | Executive),
     }
 }
 
@@ -180,6 +183,7 @@ mod tests {
             Permission::ManagePlans,
             Permission::ReadAllPay,
             Permission::ReadPayAggregates,
+            Permission::ManageGovernance,
         ];
         for p in everything {
             assert!(!role_allows(HrSync, p), "{p:?}");

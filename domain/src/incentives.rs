@@ -144,6 +144,13 @@ impl Curve {
         {
             return Err(Invalid::new("a curve cannot pay a negative share"));
         }
+        if cap < points[0].payout {
+            return Err(Invalid::new(format!(
+                "the cap ({}) cannot be below the first point's payout ({})",
+                cap.normalize(),
+                points[0].payout.normalize()
+            )));
+        }
         Ok(Self {
             points,
             threshold,
@@ -591,6 +598,9 @@ mod tests {
             .is_err()
         );
         assert!(Curve::new(vec![p(dec!(1), dec!(1))], dec!(-1), dec!(2)).is_err());
+        // The cap (0.1) below the first point's payout (0.25): every point would be cut off.
+        assert!(Curve::new(vec![p(dec!(0.5), dec!(0.25))], dec!(0), dec!(0.1)).is_err());
+        assert!(Curve::new(vec![p(dec!(0.5), dec!(0.25))], dec!(0), dec!(0.25)).is_ok());
         assert!(parse_weights(&[dec!(1), dec!(-0.5)]).is_err());
         assert!(parse_weights(&[dec!(0)]).is_err());
         assert!(parse_gate(dec!(0.9), dec!(1.5)).is_err());

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod error;
 pub mod goals;
+pub mod governance;
 pub mod incentives;
 pub mod metrics;
 pub mod okrs;

@@ -12,6 +12,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_people_scorecards;
 mod m20261122_000003_goals_okrs;
 mod m20261122_000004_incentives;
+mod m20261122_000005_governance;
 
 /// Runs Tandem's migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_people_scorecards::Migration),
             Box::new(m20261122_000003_goals_okrs::Migration),
             Box::new(m20261122_000004_incentives::Migration),
+            Box::new(m20261122_000005_governance::Migration),
         ]
     }
 }

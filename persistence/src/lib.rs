@@ -10,6 +10,7 @@ mod dimensions;
 mod entities;
 mod error;
 mod goals;
+mod governance;
 mod hr_sync;
 mod incentives;
 mod metrics;
@@ -25,6 +26,9 @@ pub use decimal::ExactDecimal;
 pub use dimensions::{JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch};
 pub use error::{Problem, StoreError, StoreResult};
 pub use goals::{Goal, GoalFilter, GoalLink, GoalPatch, NewGoal, Ownership};
+pub use governance::{
+    Assessment, Decision, Forum, Guard, NewDecision, NewSession, ReviewSession, TradeOffRule,
+};
 pub use hr_sync::{
     Diff, SyncAssignment, SyncChange, SyncMode, SyncOutcome, SyncPerson, SyncRequest, SyncRole,
     SyncTeam,

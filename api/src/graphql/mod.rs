@@ -63,6 +63,8 @@ pub struct Session {
     contact_scope: tokio::sync::OnceCell<ContactScope>,
     /// Every goal of the organization, read once when a tree is asked for.
     goal_tree: tokio::sync::OnceCell<crate::goals::GoalTree>,
+    /// Forums, sessions and rules, read once when asked for.
+    pub(crate) governance: tokio::sync::OnceCell<crate::governance::GovernanceData>,
 }
 
 /// Whose personal data a caller may see besides their own: their reports, at any depth.
@@ -89,6 +91,7 @@ impl Session {
             loaders,
             contact_scope: tokio::sync::OnceCell::new(),
             goal_tree: tokio::sync::OnceCell::new(),
+            governance: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -210,6 +213,16 @@ pub enum Node {
     KeyResult(crate::goals::KeyResultObject),
     /// A check-in.
     CheckIn(CheckInObject),
+    /// A review forum.
+    Forum(crate::governance::ForumObject),
+    /// A review session.
+    ReviewSession(crate::governance::ReviewSessionObject),
+    /// A trade-off rule.
+    TradeOffRule(crate::governance::TradeOffRuleObject),
+    /// A decision.
+    Decision(crate::governance::DecisionObject),
+    /// An incentive plan.
+    IncentivePlan(crate::incentives::IncentivePlanObject),
 }
 
 /// Fetching any object by global id.
@@ -304,6 +317,43 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .check_in_by_id(uuid)
             .await?
             .map(|c| Node::CheckIn(CheckInObject(c))),
+        "Forum" => s
+            .governance()
+            .await?
+            .forums
+            .iter()
+            .find(|f| f.id == uuid)
+            .cloned()
+            .map(|f| Node::Forum(crate::governance::ForumObject(f))),
+        "ReviewSession" => s
+            .governance()
+            .await?
+            .sessions
+            .iter()
+            .find(|r| r.id == uuid)
+            .cloned()
+            .map(|r| Node::ReviewSession(crate::governance::ReviewSessionObject(r))),
+        "TradeOffRule" => s
+            .governance()
+            .await?
+            .rules
+            .iter()
+            .find(|r| r.id == uuid)
+            .cloned()
+            .map(|r| Node::TradeOffRule(crate::governance::TradeOffRuleObject(r))),
+        "Decision" => s
+            .tenant
+            .decision(uuid)
+            .await?
+            .map(|d| Node::Decision(crate::governance::DecisionObject(d))),
+        "IncentivePlan" => {
+            s.caller.require(Permission::ReadPayAggregates)?;
+            s.tenant
+                .plans_by_ids(&[uuid])
+                .await?
+                .remove(&uuid)
+                .map(|p| Node::IncentivePlan(crate::incentives::IncentivePlanObject(p)))
+        }
         "AuditEvent" => {
             s.caller.require(Permission::ReadAudit)?;
             l.audit_event(uuid)
@@ -352,6 +402,7 @@ pub struct Query(
     ScorecardQuery,
     GoalQuery,
     crate::incentives::IncentiveQuery,
+    crate::governance::GovernanceQuery,
 );
 
 /// Every mutation.
@@ -364,6 +415,7 @@ pub struct Mutation(
     ScorecardMutation,
     GoalMutation,
     crate::incentives::IncentiveMutation,
+    crate::governance::GovernanceMutation,
 );
 
 /// The schema type.
