@@ -14,7 +14,7 @@ use tandem_domain::metrics::Perspective;
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::entities::{goal_links, goals, organization_settings, people, teams};
+use crate::entities::{goal_links, goals, organization_settings};
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
@@ -311,26 +311,7 @@ impl Tenant {
         txn: &DatabaseTransaction,
         owner: Ownership,
     ) -> StoreResult<()> {
-        let ok = match owner {
-            Ownership::Company => true,
-            Ownership::Person(id) => people::Entity::find()
-                .filter(people::Column::OrgId.eq(self.org_id))
-                .filter(people::Column::Id.eq(id))
-                .one(txn)
-                .await?
-                .is_some(),
-            Ownership::Team(id) => teams::Entity::find()
-                .filter(teams::Column::OrgId.eq(self.org_id))
-                .filter(teams::Column::Id.eq(id))
-                .one(txn)
-                .await?
-                .is_some(),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(StoreError::invalid("owner", "no such person or team"))
-        }
+        crate::okrs::check_owner(txn, self.org_id, owner).await
     }
 
     async fn check_parent(

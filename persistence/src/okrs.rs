@@ -602,7 +602,8 @@ impl Tenant {
     }
 }
 
-async fn check_owner(
+/// Checks that a goal's or objective's owner exists in the organization.
+pub(crate) async fn check_owner(
     txn: &sea_orm::DatabaseTransaction,
     org: Uuid,
     owner: Ownership,
