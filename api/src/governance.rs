@@ -283,7 +283,9 @@ impl ReviewSessionObject {
             .load_many(self.0.goal_ids.iter().copied())
             .await
             .map_err(loader_error)?;
-        Ok(found.into_values().map(GoalObject).collect())
+        let mut list: Vec<GoalObject> = found.into_values().map(GoalObject).collect();
+        list.sort_by(|a, b| a.0.title.cmp(&b.0.title).then(a.0.id.cmp(&b.0.id)));
+        Ok(list)
     }
 
     /// Scorecards reviewed.
@@ -295,7 +297,9 @@ impl ReviewSessionObject {
             .load_many(self.0.scorecard_ids.iter().copied())
             .await
             .map_err(loader_error)?;
-        Ok(found.into_values().map(ScorecardObject).collect())
+        let mut list: Vec<ScorecardObject> = found.into_values().map(ScorecardObject).collect();
+        list.sort_by(|a, b| a.0.name.cmp(&b.0.name).then(a.0.id.cmp(&b.0.id)));
+        Ok(list)
     }
 
     /// Who recorded it.
@@ -823,7 +827,7 @@ async fn platform_figures(s: &Session) -> Result<HashMap<DomainCapability, Figur
         Some(
             (rust_decimal::Decimal::from(recent.len())
                 / rust_decimal::Decimal::from(4 * g.forums.len()))
-            .round_dp(2)
+            .round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
             .normalize(),
         )
     };
@@ -1030,6 +1034,15 @@ async fn person_ids(s: &Session, ext_ids: &[String], field: &str) -> Result<Vec<
     Ok(out)
 }
 
+/// One person by HR id; a problem at `field` itself (not at an index) when unknown.
+async fn person_id(s: &Session, ext_id: &str, field: &str) -> Result<Uuid, ApiError> {
+    Ok(s.tenant
+        .person_by_external_id(ext_id.trim())
+        .await?
+        .ok_or_else(|| ApiError::bad_input(field, format!("no person `{ext_id}`")))?
+        .id)
+}
+
 fn ids(list: &[ID], kind: &str, field: &str) -> Result<Vec<Uuid>, ApiError> {
     list.iter()
         .enumerate()
@@ -1078,7 +1091,17 @@ impl GovernanceMutation {
         let s = authorized(ctx, Permission::ManageGovernance)?;
         let new = NewSession {
             forum_id: expect_global_id(&input.forum_id, "Forum", "input.forumId")?,
-            held_on: input.held_on.at("input.heldOn")?,
+            held_on: {
+                let held_on = input.held_on.at("input.heldOn")?;
+                if held_on > today() {
+                    return Err(ApiError::bad_input(
+                        "input.heldOn",
+                        "a session is recorded once it has been held, not before",
+                    )
+                    .into());
+                }
+                held_on
+            },
             notes: input
                 .notes
                 .as_deref()
@@ -1116,9 +1139,7 @@ impl GovernanceMutation {
         let statement = text(&input.statement, 2_000, "input.statement")?;
         let owner = match &input.owner_external_id {
             None => None,
-            Some(ext) => {
-                Some(person_ids(s, std::slice::from_ref(ext), "input.ownerExternalId").await?[0])
-            }
+            Some(ext) => Some(person_id(s, ext, "input.ownerExternalId").await?),
         };
         let guard = match &input.guard {
             None => None,
@@ -1206,9 +1227,7 @@ impl GovernanceMutation {
             .map_err(|e| ApiError::bad_input("input.level", e.message))?;
         let owner = match &input.owner_external_id {
             None => None,
-            Some(ext) => {
-                Some(person_ids(s, std::slice::from_ref(ext), "input.ownerExternalId").await?[0])
-            }
+            Some(ext) => Some(person_id(s, ext, "input.ownerExternalId").await?),
         };
         let evidence = input
             .evidence

@@ -872,6 +872,7 @@ impl Tenant {
             .filter(maturity_assessments::Column::OrgId.eq(self.org_id))
             .order_by_asc(maturity_assessments::Column::AssessedOn)
             .order_by_asc(maturity_assessments::Column::CreatedAt)
+            .order_by_asc(maturity_assessments::Column::Id)
             .all(self.db())
             .await?;
         let mut latest = HashMap::new();

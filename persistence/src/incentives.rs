@@ -640,6 +640,16 @@ impl Tenant {
             });
             written.push(row);
         }
+        if changes.is_empty() {
+            // Nobody is on the plan: the computation still happened and is recorded.
+            changes.push(Change {
+                operation: "computePayouts",
+                entity_type: "IncentivePlan",
+                entity_id: plan.id.to_string(),
+                before: None,
+                after: Some(json!({ "planId": plan.id, "statements": 0 })),
+            });
+        }
         for chunk in written.chunks(200) {
             let models: Vec<statements::ActiveModel> =
                 chunk.iter().cloned().map(Into::into).collect();
