@@ -932,6 +932,36 @@ pub struct DefineTradeOffRuleInput {
     pub guard: Option<GuardInput>,
 }
 
+/// Changes to a trade-off rule; omitted fields stay, null clears the owner or the guard.
+#[derive(InputObject)]
+pub struct UpdateTradeOffRuleInput {
+    /// The rule.
+    pub id: ID,
+    /// New kind.
+    pub kind: Option<RuleKind>,
+    /// New wording.
+    pub statement: Option<String>,
+    /// New owner (HR id); null clears it.
+    pub owner_external_id: async_graphql::MaybeUndefined<String>,
+    /// New guard; null removes it.
+    pub guard: async_graphql::MaybeUndefined<GuardInput>,
+}
+
+/// A revision of a decision; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateDecisionInput {
+    /// The decision.
+    pub id: ID,
+    /// New outcome.
+    pub outcome: Option<String>,
+    /// Whether it was escalated.
+    pub escalated: Option<bool>,
+    /// Whether an agreed rule resolved it.
+    pub resolved_by_rule: Option<bool>,
+    /// Rules applied (replaces the list).
+    pub rule_ids: Option<Vec<ID>>,
+}
+
 /// A decision to log.
 #[derive(InputObject)]
 pub struct LogDecisionInput {
@@ -1043,6 +1073,27 @@ async fn person_id(s: &Session, ext_id: &str, field: &str) -> Result<Uuid, ApiEr
         .id)
 }
 
+/// Resolves a guard's metric key and goal id.
+async fn guard_of(s: &Session, g: &GuardInput) -> Result<Guard, ApiError> {
+    let unknown = || {
+        ApiError::bad_input(
+            "input.guard.metricKey",
+            format!("no metric with key `{}`", g.metric_key),
+        )
+    };
+    let key = MetricKey::parse(&g.metric_key).map_err(|_| unknown())?;
+    let metric = s.tenant.metric_by_key(&key).await?.ok_or_else(unknown)?;
+    Ok(Guard {
+        metric_id: metric.id,
+        comparator: g.comparator.into(),
+        threshold: g
+            .threshold
+            .checked()
+            .map_err(|m| ApiError::bad_input("input.guard.threshold", m))?,
+        goal_id: expect_global_id(&g.goal_id, "Goal", "input.guard.goalId")?,
+    })
+}
+
 fn ids(list: &[ID], kind: &str, field: &str) -> Result<Vec<Uuid>, ApiError> {
     list.iter()
         .enumerate()
@@ -1143,25 +1194,7 @@ impl GovernanceMutation {
         };
         let guard = match &input.guard {
             None => None,
-            Some(g) => {
-                let unknown = || {
-                    ApiError::bad_input(
-                        "input.guard.metricKey",
-                        format!("no metric with key `{}`", g.metric_key),
-                    )
-                };
-                let key = MetricKey::parse(&g.metric_key).map_err(|_| unknown())?;
-                let metric = s.tenant.metric_by_key(&key).await?.ok_or_else(unknown)?;
-                Some(Guard {
-                    metric_id: metric.id,
-                    comparator: g.comparator.into(),
-                    threshold: g
-                        .threshold
-                        .checked()
-                        .map_err(|m| ApiError::bad_input("input.guard.threshold", m))?,
-                    goal_id: expect_global_id(&g.goal_id, "Goal", "input.guard.goalId")?,
-                })
-            }
+            Some(g) => Some(guard_of(s, g).await?),
         };
         let rule = s
             .tenant
@@ -1176,6 +1209,83 @@ impl GovernanceMutation {
             .map_err(ApiError::from)?;
         Ok(TradeOffRulePayload {
             rule: TradeOffRuleObject(rule),
+        })
+    }
+
+    /// Changes a trade-off rule; every change is kept in its `history`.
+    async fn update_trade_off_rule(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTradeOffRuleInput,
+    ) -> ApiResult<TradeOffRulePayload> {
+        let s = authorized(ctx, Permission::ManageGovernance)?;
+        let id = expect_global_id(&input.id, "TradeOffRule", "input.id")?;
+        let statement = input
+            .statement
+            .as_deref()
+            .map(|t| text(t, 2_000, "input.statement"))
+            .transpose()?;
+        let owner = match &input.owner_external_id {
+            async_graphql::MaybeUndefined::Undefined => None,
+            async_graphql::MaybeUndefined::Null => Some(None),
+            async_graphql::MaybeUndefined::Value(ext) => {
+                Some(Some(person_id(s, ext, "input.ownerExternalId").await?))
+            }
+        };
+        let guard = match &input.guard {
+            async_graphql::MaybeUndefined::Undefined => None,
+            async_graphql::MaybeUndefined::Null => Some(None),
+            async_graphql::MaybeUndefined::Value(g) => Some(Some(guard_of(s, g).await?)),
+        };
+        let rule = s
+            .tenant
+            .update_rule(
+                &Actor(s.caller.subject.clone()),
+                id,
+                input.kind.map(Into::into),
+                statement,
+                owner,
+                guard,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(TradeOffRulePayload {
+            rule: TradeOffRuleObject(rule),
+        })
+    }
+
+    /// Revises a decision's outcome, escalation or rules; every change is kept in its `history`.
+    async fn update_decision(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateDecisionInput,
+    ) -> ApiResult<DecisionPayload> {
+        let s = authorized(ctx, Permission::ManageGovernance)?;
+        let id = expect_global_id(&input.id, "Decision", "input.id")?;
+        let outcome = input
+            .outcome
+            .as_deref()
+            .map(|o| text(o, 20_000, "input.outcome"))
+            .transpose()?;
+        let rule_ids = input
+            .rule_ids
+            .as_deref()
+            .map(|r| ids(r, "TradeOffRule", "input.ruleIds"))
+            .transpose()?;
+        let decision = s
+            .tenant
+            .update_decision(
+                &Actor(s.caller.subject.clone()),
+                id,
+                outcome,
+                input.escalated,
+                input.resolved_by_rule,
+                rule_ids,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(DecisionPayload {
+            decision: DecisionObject(decision),
         })
     }
 

@@ -584,6 +584,98 @@ impl Tenant {
         })
     }
 
+    /// Changes a trade-off rule; `None` leaves a field as it is, `Some(None)` clears the owner
+    /// or the guard.
+    pub async fn update_rule(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        kind: Option<RuleKind>,
+        statement: Option<String>,
+        owner: Option<Option<Uuid>>,
+        guard: Option<Option<Guard>>,
+    ) -> StoreResult<TradeOffRule> {
+        let txn = self.store.begin_write().await?;
+        let current = trade_off_rules::Entity::find()
+            .filter(trade_off_rules::Column::OrgId.eq(self.org_id))
+            .filter(trade_off_rules::Column::Id.eq(id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "TradeOffRule",
+                id: id.to_string(),
+            })?;
+        if let Some(Some(g)) = guard {
+            let metric_ok = metrics::Entity::find()
+                .filter(metrics::Column::OrgId.eq(self.org_id))
+                .filter(metrics::Column::Id.eq(g.metric_id))
+                .one(&txn)
+                .await?
+                .is_some();
+            if !metric_ok {
+                return Err(StoreError::invalid("guard.metricKey", "no such metric"));
+            }
+            let goal_ok = goals::Entity::find()
+                .filter(goals::Column::OrgId.eq(self.org_id))
+                .filter(goals::Column::Id.eq(g.goal_id))
+                .one(&txn)
+                .await?
+                .is_some();
+            if !goal_ok {
+                return Err(StoreError::invalid(
+                    "guard.goalId",
+                    "no such goal in your organization",
+                ));
+            }
+        }
+        let rule_json = |m: &trade_off_rules::Model| {
+            json!({ "kind": m.kind, "statement": m.statement, "ownerPersonId": m.owner_person_id,
+                "guard": m.guard_metric_id.map(|metric| json!({ "metricId": metric, "comparator": m.guard_comparator,
+                    "threshold": m.guard_threshold.map(|t| t.0.to_string()), "goalId": m.guard_goal_id })) })
+        };
+        let before = rule_json(&current);
+        let mut active: trade_off_rules::ActiveModel = current.into();
+        if let Some(k) = kind {
+            active.kind = Set(k.as_str().to_owned());
+        }
+        if let Some(text) = statement {
+            active.statement = Set(text);
+        }
+        if let Some(o) = owner {
+            active.owner_person_id = Set(o);
+        }
+        if let Some(g) = guard {
+            active.guard_metric_id = Set(g.map(|g| g.metric_id));
+            active.guard_comparator = Set(g.map(|g| g.comparator.as_str().to_owned()));
+            active.guard_threshold = Set(g.map(|g| ExactDecimal(g.threshold)));
+            active.guard_goal_id = Set(g.map(|g| g.goal_id));
+        }
+        active.updated_at = Set(Utc::now());
+        let updated = sea_orm::ActiveModelTrait::update(active, &txn).await?;
+        audit::record(
+            &txn,
+            self.org_id,
+            actor,
+            Change {
+                operation: "updateTradeOffRule",
+                entity_type: "TradeOffRule",
+                entity_id: id.to_string(),
+                before: Some(before),
+                after: Some(rule_json(&updated)),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.trade_off_rules()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "TradeOffRule",
+                id: id.to_string(),
+            })
+    }
+
     /// Every trade-off rule, oldest first.
     pub async fn trade_off_rules(&self) -> StoreResult<Vec<TradeOffRule>> {
         trade_off_rules::Entity::find()
@@ -771,6 +863,117 @@ impl Tenant {
             total: slice.total,
             offset: slice.offset,
         })
+    }
+
+    /// Revises a decision's outcome, escalation and rules; `None` leaves a field as it is.
+    pub async fn update_decision(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        outcome: Option<String>,
+        escalated: Option<bool>,
+        resolved_by_rule: Option<bool>,
+        rule_ids: Option<Vec<Uuid>>,
+    ) -> StoreResult<Decision> {
+        let before = self
+            .decision(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "Decision",
+                id: id.to_string(),
+            })?;
+        let txn = self.store.begin_write().await?;
+        let mut problems = Vec::new();
+        if let Some(ids) = &rule_ids {
+            let found: HashSet<Uuid> = trade_off_rules::Entity::find()
+                .filter(trade_off_rules::Column::OrgId.eq(self.org_id))
+                .filter(trade_off_rules::Column::Id.is_in(ids.iter().copied()))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            check_ids(&txn, found, ids, "ruleIds", "trade-off rule", &mut problems).await?;
+        }
+        let resolved = resolved_by_rule.unwrap_or(before.resolved_by_rule);
+        let rules_after: Vec<Uuid> = rule_ids.clone().unwrap_or_else(|| before.rule_ids.clone());
+        if resolved && rules_after.is_empty() {
+            problems.push(Problem::new(
+                "ruleIds",
+                "a decision resolved by an agreed rule names the rule applied",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        let row = decisions::Entity::find()
+            .filter(decisions::Column::OrgId.eq(self.org_id))
+            .filter(decisions::Column::Id.eq(id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "Decision",
+                id: id.to_string(),
+            })?;
+        let mut active: decisions::ActiveModel = row.into();
+        if let Some(o) = &outcome {
+            active.outcome = Set(o.clone());
+        }
+        if let Some(e) = escalated {
+            active.escalated = Set(e);
+        }
+        active.resolved_by_rule = Set(resolved);
+        sea_orm::ActiveModelTrait::update(active, &txn).await?;
+        if let Some(ids) = &rule_ids {
+            decision_rules::Entity::delete_many()
+                .filter(decision_rules::Column::OrgId.eq(self.org_id))
+                .filter(decision_rules::Column::DecisionId.eq(id))
+                .exec(&txn)
+                .await?;
+            let set: HashSet<Uuid> = ids.iter().copied().collect();
+            if !set.is_empty() {
+                decision_rules::Entity::insert_many(set.iter().map(|r| {
+                    decision_rules::ActiveModel {
+                        org_id: Set(self.org_id),
+                        decision_id: Set(id),
+                        rule_id: Set(*r),
+                    }
+                }))
+                .exec_without_returning(&txn)
+                .await?;
+            }
+        }
+        let json_of = |o: &str, e: bool, r: bool, rules: &[Uuid]| json!({ "outcome": o, "escalated": e, "resolvedByRule": r, "ruleIds": rules });
+        audit::record(
+            &txn,
+            self.org_id,
+            actor,
+            Change {
+                operation: "updateDecision",
+                entity_type: "Decision",
+                entity_id: id.to_string(),
+                before: Some(json_of(
+                    &before.outcome,
+                    before.escalated,
+                    before.resolved_by_rule,
+                    &before.rule_ids,
+                )),
+                after: Some(json_of(
+                    outcome.as_deref().unwrap_or(&before.outcome),
+                    escalated.unwrap_or(before.escalated),
+                    resolved,
+                    &rules_after,
+                )),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.decision(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "Decision",
+                id: id.to_string(),
+            })
     }
 
     /// One decision by id.

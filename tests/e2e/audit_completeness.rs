@@ -51,7 +51,9 @@ const COVERED: &[&str] = &[
     "createForum",
     "recordReviewSession",
     "defineTradeOffRule",
+    "updateTradeOffRule",
     "logDecision",
+    "updateDecision",
     "assessCapability",
 ];
 
@@ -422,11 +424,24 @@ on_both_backends!(
             )
             .await;
         a.call(
-            "logDecision",
-            "mutation($input: LogDecisionInput!) { logDecision(input: $input) { decision { id } } }",
-            json!({ "input": { "title": "Discount", "context": "Renewal at risk", "options": ["5%", "10%"],
-                "outcome": "5%", "ruleIds": [id(&rule["rule"]["id"])], "escalated": true, "resolvedByRule": true,
-                "sessionId": id(&session["session"]["id"]), "decidedOn": "2026-02-01" } }),
+            "updateTradeOffRule",
+            "mutation($input: UpdateTradeOffRuleInput!) { updateTradeOffRule(input: $input) { rule { id } } }",
+            json!({ "input": { "id": id(&rule["rule"]["id"]), "statement": "No revenue push that drops CSAT below 82" } }),
+        )
+        .await;
+        let decision = a
+            .call(
+                "logDecision",
+                "mutation($input: LogDecisionInput!) { logDecision(input: $input) { decision { id } } }",
+                json!({ "input": { "title": "Discount", "context": "Renewal at risk", "options": ["5%", "10%"],
+                    "outcome": "5%", "ruleIds": [id(&rule["rule"]["id"])], "escalated": true, "resolvedByRule": true,
+                    "sessionId": id(&session["session"]["id"]), "decidedOn": "2026-02-01" } }),
+            )
+            .await;
+        a.call(
+            "updateDecision",
+            "mutation($input: UpdateDecisionInput!) { updateDecision(input: $input) { decision { id } } }",
+            json!({ "input": { "id": id(&decision["decision"]["id"]), "outcome": "7%" } }),
         )
         .await;
         a.call(

@@ -156,3 +156,83 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    rules_and_decisions_keep_their_full_history,
+    |app: TestApp| async move {
+        let rule = app
+            .ok(
+                "executive",
+                RULE,
+                json!({ "input": { "kind": "ACCEPTABLE", "statement": "Discounts up to 10%" } }),
+            )
+            .await;
+        let rule_id = rule["defineTradeOffRule"]["rule"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let update = r#"mutation($input: UpdateTradeOffRuleInput!) { updateTradeOffRule(input: $input) { rule { kind statement } } }"#;
+        let changed = app.ok("admin", update, json!({ "input": { "id": rule_id, "kind": "UNACCEPTABLE", "statement": "No discounts above 10%" } })).await;
+        assert_eq!(
+            changed["updateTradeOffRule"]["rule"]["kind"],
+            "UNACCEPTABLE"
+        );
+        let refused = app
+            .gql(
+                "member",
+                update,
+                json!({ "input": { "id": rule_id, "statement": "x" } }),
+            )
+            .await;
+        assert_eq!(error_code(&refused).as_deref(), Some("FORBIDDEN"));
+
+        let logged = app
+        .ok("executive", DECISION, json!({ "input": { "title": "Renewal", "context": "c", "outcome": "5%", "escalated": true } }))
+        .await;
+        let decision_id = logged["logDecision"]["decision"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let revise = r#"mutation($input: UpdateDecisionInput!) { updateDecision(input: $input) { decision { outcome resolvedByRule rules { statement } } } }"#;
+        let no_rule = app
+            .gql(
+                "executive",
+                revise,
+                json!({ "input": { "id": decision_id, "resolvedByRule": true } }),
+            )
+            .await;
+        assert_eq!(error_field(&no_rule).as_deref(), Some("input.ruleIds"));
+        let revised = app
+        .ok("executive", revise, json!({ "input": { "id": decision_id, "outcome": "10%", "resolvedByRule": true, "ruleIds": [rule_id] } }))
+        .await;
+        assert_eq!(
+            revised["updateDecision"]["decision"]["rules"][0]["statement"],
+            "No discounts above 10%"
+        );
+
+        let history = r#"query($r: ID!, $d: ID!) {
+        rule: node(id: $r) { ... on TradeOffRule { history { nodes { operation before after } } } }
+        decision: node(id: $d) { ... on Decision { history { nodes { operation before after } } } } }"#;
+        let h = app
+            .ok("member", history, json!({ "r": rule_id, "d": decision_id }))
+            .await;
+        let rule_ops: Vec<_> = h["rule"]["history"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["operation"].clone())
+            .collect();
+        assert_eq!(
+            rule_ops,
+            vec![json!("updateTradeOffRule"), json!("defineTradeOffRule")]
+        );
+        assert_eq!(
+            h["rule"]["history"]["nodes"][0]["before"]["statement"],
+            "Discounts up to 10%"
+        );
+        let decision_nodes = h["decision"]["history"]["nodes"].as_array().unwrap();
+        assert_eq!(decision_nodes.len(), 2);
+        assert_eq!(decision_nodes[0]["before"]["outcome"], "5%");
+        assert_eq!(decision_nodes[0]["after"]["outcome"], "10%");
+    }
+);
