@@ -851,7 +851,8 @@ impl GoalQuery {
             filter.owner_person_id = Some(
                 s.tenant
                     .person_by_external_id(ext)
-                    .await?
+                    .await
+                    .map_err(ApiError::from)?
                     .map_or(nobody, |p| p.id),
             );
         }
@@ -859,7 +860,8 @@ impl GoalQuery {
             filter.owner_team_id = Some(
                 s.tenant
                     .team_by_external_id(ext)
-                    .await?
+                    .await
+                    .map_err(ApiError::from)?
                     .map_or(nobody, |t| t.id),
             );
         }
@@ -935,7 +937,8 @@ async fn resolve_owner(
         (Some(ext), None) => Ok(Ownership::Person(
             s.tenant
                 .person_by_external_id(ext)
-                .await?
+                .await
+                .map_err(ApiError::from)?
                 .ok_or_else(|| {
                     ApiError::bad_input(
                         format!("{field}.personExternalId"),
@@ -947,7 +950,8 @@ async fn resolve_owner(
         (None, Some(ext)) => Ok(Ownership::Team(
             s.tenant
                 .team_by_external_id(ext)
-                .await?
+                .await
+                .map_err(ApiError::from)?
                 .ok_or_else(|| {
                     ApiError::bad_input(
                         format!("{field}.teamExternalId"),
@@ -1334,6 +1338,7 @@ impl GoalMutation {
         let a = goal_of(s, &input.goal_id, "input.goalId").await?;
         let b = goal_of(s, &input.other_goal_id, "input.otherGoalId").await?;
         require_goal_write(s, a.owner).await?;
+
         let rationale = text(&input.rationale, 2_000, "input.rationale")?;
         s.tenant
             .link_goals(&Actor(s.caller.subject.clone()), a.id, b.id, &rationale)
@@ -1350,7 +1355,8 @@ impl GoalMutation {
         })
     }
 
-    /// Removes the link between two goals.
+    /// Removes the link between two goals. The caller must be able to write both goals: a
+    /// link may be what lets the other goal stay balanced.
     async fn unlink_goals(
         &self,
         ctx: &Context<'_>,
@@ -1360,6 +1366,7 @@ impl GoalMutation {
         let a = goal_of(s, &input.goal_id, "input.goalId").await?;
         let b = goal_of(s, &input.other_goal_id, "input.otherGoalId").await?;
         require_goal_write(s, a.owner).await?;
+        require_goal_write(s, b.owner).await?;
         s.tenant
             .unlink_goals(&Actor(s.caller.subject.clone()), a.id, b.id)
             .await
@@ -1437,7 +1444,8 @@ impl GoalMutation {
             Some(ext) => Some(
                 s.tenant
                     .person_by_external_id(ext)
-                    .await?
+                    .await
+                    .map_err(ApiError::from)?
                     .ok_or_else(|| {
                         ApiError::bad_input(
                             "input.ownerPersonExternalId",

@@ -1082,7 +1082,12 @@ async fn guard_of(s: &Session, g: &GuardInput) -> Result<Guard, ApiError> {
         )
     };
     let key = MetricKey::parse(&g.metric_key).map_err(|_| unknown())?;
-    let metric = s.tenant.metric_by_key(&key).await?.ok_or_else(unknown)?;
+    let metric = s
+        .tenant
+        .metric_by_key(&key)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(unknown)?;
     Ok(Guard {
         metric_id: metric.id,
         comparator: g.comparator.into(),

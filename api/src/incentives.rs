@@ -30,6 +30,12 @@ use crate::graphql::{Session, authorized, limits, session};
 use crate::metrics::MetricObject;
 use crate::people::{Collector, JobRoleObject, PersonObject};
 
+/// Smallest group whose pay total callers without individual-pay access may see.
+const MIN_AGGREGATE_GROUP: usize = 3;
+
+/// Largest plan target accepted (per person).
+const MAX_TARGET: i64 = 1_000_000_000_000;
+
 /// An amount of money in one currency.
 #[derive(SimpleObject, Clone)]
 pub struct Money {
@@ -635,8 +641,9 @@ pub struct PayTotal {
     pub headcount: i32,
     /// Target: headcount x the plan's target amount.
     pub target: Money,
-    /// Cost: the sum of their latest statements.
-    pub payout: Money,
+    /// Cost: the sum of their latest statements. Null for a group of fewer than three people
+    /// when you may not see individual pay (it would reveal someone's pay).
+    pub payout: Option<Money>,
 }
 
 /// A plan's cost against its target, overall and by role and team.
@@ -762,7 +769,8 @@ impl IncentiveQuery {
             let person = s
                 .tenant
                 .person_by_external_id(ext)
-                .await?
+                .await
+                .map_err(ApiError::from)?
                 .map(|p| p.id)
                 .unwrap_or(Uuid::nil());
             people = Some(match people {
@@ -854,17 +862,32 @@ impl IncentiveQuery {
             .await
             .map_err(loader_error)?;
         let currency = plan.target.currency.code().to_owned();
-        let total_for = |name: String, members: &[&Statement]| PayTotal {
-            group: name,
-            headcount: i32::try_from(members.len()).unwrap_or(i32::MAX),
-            target: Money {
-                amount: (plan.target.amount * Dec::from(members.len())).into(),
-                currency: currency.clone(),
-            },
-            payout: Money {
-                amount: members.iter().map(|st| st.total).sum::<Dec>().into(),
-                currency: currency.clone(),
-            },
+        let sees_individual_pay = s.caller.may(Permission::ReadAllPay);
+        let overflow =
+            || ApiError::Conflict("the plan's totals are too large to add up exactly".to_owned());
+        let total_for = |name: String, members: &[&Statement]| -> Result<PayTotal, ApiError> {
+            let target = plan
+                .target
+                .amount
+                .checked_mul(Dec::from(members.len()))
+                .ok_or_else(overflow)?;
+            let payout = members
+                .iter()
+                .try_fold(Dec::ZERO, |acc, st| acc.checked_add(st.total))
+                .ok_or_else(overflow)?;
+            let disclosed = sees_individual_pay || members.len() >= MIN_AGGREGATE_GROUP;
+            Ok(PayTotal {
+                group: name,
+                headcount: i32::try_from(members.len()).unwrap_or(i32::MAX),
+                target: Money {
+                    amount: target.into(),
+                    currency: currency.clone(),
+                },
+                payout: disclosed.then(|| Money {
+                    amount: payout.into(),
+                    currency: currency.clone(),
+                }),
+            })
         };
         let everyone: Vec<&Statement> = statements.iter().collect();
         let mut by_role: BTreeMap<String, Vec<&Statement>> = BTreeMap::new();
@@ -883,9 +906,15 @@ impl IncentiveQuery {
             by_team.entry(team).or_default().push(st);
         }
         Ok(PlanTotals {
-            overall: total_for("all".to_owned(), &everyone),
-            by_role: by_role.into_iter().map(|(k, v)| total_for(k, &v)).collect(),
-            by_team: by_team.into_iter().map(|(k, v)| total_for(k, &v)).collect(),
+            overall: total_for("all".to_owned(), &everyone)?,
+            by_role: by_role
+                .into_iter()
+                .map(|(k, v)| total_for(k, &v))
+                .collect::<Result<_, _>>()?,
+            by_team: by_team
+                .into_iter()
+                .map(|(k, v)| total_for(k, &v))
+                .collect::<Result<_, _>>()?,
             plan: IncentivePlanObject(plan),
         })
     }
@@ -1030,6 +1059,14 @@ fn parse_plan(input: &DefineIncentivePlanInput) -> Result<NewPlan, ApiError> {
         c.0.push(Problem::new(
             "input.target.amount",
             "the target cannot be negative",
+        ));
+    }
+    if let Some(t) = &target
+        && t.amount > Dec::from(MAX_TARGET)
+    {
+        c.0.push(Problem::new(
+            "input.target.amount",
+            format!("the target can be at most {MAX_TARGET}"),
         ));
     }
     let roles: Vec<RoleKey> = input

@@ -244,7 +244,8 @@ impl MetricSeries {
 async fn resolve_segment(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid, ApiError> {
     tenant
         .segment_by_key(key)
-        .await?
+        .await
+        .map_err(ApiError::from)?
         .map(|s| s.id)
         .ok_or_else(|| ApiError::bad_input(field, format!("no segment with key `{key}`")))
 }
@@ -252,7 +253,8 @@ async fn resolve_segment(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid
 async fn resolve_stage(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid, ApiError> {
     tenant
         .journey_stage_by_key(key)
-        .await?
+        .await
+        .map_err(ApiError::from)?
         .map(|s| s.id)
         .ok_or_else(|| ApiError::bad_input(field, format!("no journey stage with key `{key}`")))
 }
@@ -264,7 +266,11 @@ async fn resolve_metric(
 ) -> Result<tandem_persistence::Metric, ApiError> {
     let unknown = || ApiError::bad_input(field, format!("no metric with key `{key}`"));
     let parsed = MetricKey::parse(key).map_err(|_| unknown())?;
-    tenant.metric_by_key(&parsed).await?.ok_or_else(unknown)
+    tenant
+        .metric_by_key(&parsed)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(unknown)
 }
 
 /// Observation and series queries.

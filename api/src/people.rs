@@ -346,7 +346,8 @@ impl PeopleQuery {
             filter.team_id = Some(
                 s.tenant
                     .team_by_external_id(ext)
-                    .await?
+                    .await
+                    .map_err(ApiError::from)?
                     .map_or(nobody, |t| t.id),
             );
         }
@@ -354,7 +355,8 @@ impl PeopleQuery {
             filter.role_id = Some(
                 s.tenant
                     .job_role_by_key(key)
-                    .await?
+                    .await
+                    .map_err(ApiError::from)?
                     .map_or(nobody, |r| r.id),
             );
         }
@@ -362,7 +364,8 @@ impl PeopleQuery {
             filter.manager_id = Some(
                 s.tenant
                     .person_by_external_id(ext)
-                    .await?
+                    .await
+                    .map_err(ApiError::from)?
                     .map_or(nobody, |p| p.id),
             );
         }

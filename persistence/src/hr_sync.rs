@@ -183,28 +183,36 @@ impl Problems {
 fn layers(ids: &[Uuid], parent_of: &HashMap<Uuid, Uuid>) -> Vec<Vec<Uuid>> {
     let writing: HashSet<Uuid> = ids.iter().copied().collect();
     let mut depth: HashMap<Uuid, usize> = HashMap::new();
-    fn depth_of(
-        id: Uuid,
-        writing: &HashSet<Uuid>,
-        parent_of: &HashMap<Uuid, Uuid>,
-        memo: &mut HashMap<Uuid, usize>,
-        guard: usize,
-    ) -> usize {
-        if let Some(d) = memo.get(&id) {
-            return *d;
-        }
-        let d = match parent_of.get(&id) {
-            Some(parent) if writing.contains(parent) && guard < 100_000 => {
-                depth_of(*parent, writing, parent_of, memo, guard + 1) + 1
+    for id in ids {
+        // Walk up to the first ancestor whose depth is known (or that is not being written),
+        // then assign depths on the way back down: iterative, so a 10,000-deep chain is fine.
+        let mut chain = vec![*id];
+        let mut base = 0;
+        while let Some(current) = chain.last().copied() {
+            if let Some(d) = depth.get(&current) {
+                base = *d;
+                chain.pop();
+                break;
             }
-            _ => 0,
-        };
-        memo.insert(id, d);
-        d
+            match parent_of.get(&current) {
+                Some(parent) if writing.contains(parent) && chain.len() <= writing.len() => {
+                    chain.push(*parent)
+                }
+                _ => {
+                    base = 0;
+                    depth.insert(current, 0);
+                    chain.pop();
+                    break;
+                }
+            }
+        }
+        for (offset, node) in chain.iter().rev().enumerate() {
+            depth.insert(*node, base + offset + 1);
+        }
     }
     let mut out: Vec<Vec<Uuid>> = Vec::new();
     for id in ids {
-        let d = depth_of(*id, &writing, parent_of, &mut depth, 0);
+        let d = depth.get(id).copied().unwrap_or(0);
         if out.len() <= d {
             out.resize(d + 1, Vec::new());
         }
@@ -940,6 +948,17 @@ async fn upsert_people(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layers_handle_very_deep_chains() {
+        let ids: Vec<Uuid> = (0..20_000).map(|_| Uuid::now_v7()).collect();
+        let parent_of: HashMap<Uuid, Uuid> = ids.windows(2).map(|w| (w[1], w[0])).collect();
+        let reversed: Vec<Uuid> = ids.iter().rev().copied().collect();
+        let l = layers(&reversed, &parent_of);
+        assert_eq!(l.len(), 20_000);
+        assert_eq!(l[0], vec![ids[0]]);
+        assert_eq!(l[19_999], vec![ids[19_999]]);
+    }
 
     #[test]
     fn layers_put_parents_first() {

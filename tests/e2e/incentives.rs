@@ -1277,8 +1277,14 @@ on_both_backends!(
         check(&t["overall"], "all", 3, "30000", "19687.50");
         assert_eq!(t["byRole"].as_array().map(Vec::len), Some(1), "{t:#}");
         check(&t["byRole"][0], "Account Executive", 3, "30000", "19687.50");
-        // Sales: Ben; Sales EMEA: Ana and Cy (2 x 6,562.50 = 13,125).
+        // Sales: Ben; Sales EMEA: Ana and Cy. Groups under three people would reveal someone's
+        // pay, so bi sees their heads and targets but no payout; finance sees it all.
         assert_eq!(t["byTeam"].as_array().map(Vec::len), Some(2), "{t:#}");
+        assert_eq!(t["byTeam"][0]["headcount"], 1);
+        assert!(t["byTeam"][0]["payout"].is_null(), "{t:#}");
+        assert!(t["byTeam"][1]["payout"].is_null(), "{t:#}");
+        let data = app.ok("finance", TOTALS, json!({ "id": plan })).await;
+        let t = &data["planTotals"];
         check(&t["byTeam"][0], "Sales", 1, "10000", "6562.50");
         check(&t["byTeam"][1], "Sales EMEA", 2, "20000", "13125.00");
 
@@ -1290,7 +1296,18 @@ on_both_backends!(
         let data = app.ok("executive", TOTALS, json!({ "id": plan })).await;
         let t = &data["planTotals"];
         check(&t["overall"], "all", 3, "30000", "30000");
-        check(&t["byTeam"][1], "Sales EMEA", 2, "20000", "20000");
+        assert!(
+            t["byTeam"][1]["payout"].is_null(),
+            "a group of two stays hidden from executives"
+        );
+        let data = app.ok("hr", TOTALS, json!({ "id": plan })).await;
+        check(
+            &data["planTotals"]["byTeam"][1],
+            "Sales EMEA",
+            2,
+            "20000",
+            "20000",
+        );
     }
 );
 
