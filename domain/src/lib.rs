@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod okrs;
 pub mod people;
 pub mod periods;
+pub mod revenue;
 pub mod rollup;
 pub mod scorecards;
 pub mod segments;
