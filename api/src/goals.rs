@@ -1187,6 +1187,30 @@ async fn goal_of(s: &Session, id: &ID, field: &str) -> Result<Goal, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("Goal `{}` was not found", id.as_str())))
 }
 
+/// A key result by global id with its objective; NOT_FOUND when it is not in the organization.
+async fn key_result_of(
+    s: &Session,
+    id: &ID,
+    field: &str,
+) -> Result<(Uuid, KeyResult, Objective), ApiError> {
+    let uuid = expect_global_id(id, "KeyResult", field)?;
+    let kr = s
+        .loaders
+        .key_results
+        .load_one(uuid)
+        .await
+        .map_err(loader_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("KeyResult `{}` was not found", id.as_str())))?;
+    let objective = s
+        .loaders
+        .objectives
+        .load_one(kr.objective_id)
+        .await
+        .map_err(loader_error)?
+        .ok_or_else(|| ApiError::Internal("key result without objective".into()))?;
+    Ok((uuid, kr, objective))
+}
+
 fn decimal(d: &Decimal, field: &str) -> Result<rust_decimal::Decimal, ApiError> {
     d.checked().map_err(|m| ApiError::bad_input(field, m))
 }
@@ -1343,12 +1367,7 @@ impl GoalMutation {
         s.tenant
             .link_goals(&Actor(s.caller.subject.clone()), a.id, b.id, &rationale)
             .await
-            .map_err(|e| match e {
-                tandem_persistence::StoreError::Invalid(_) => {
-                    ApiError::bad_input("input.otherGoalId", "a goal cannot be linked to itself")
-                }
-                other => other.into(),
-            })?;
+            .map_err(ApiError::from)?;
         Ok(GoalLinkPayload {
             goal: GoalObject(a),
             other_goal: GoalObject(b),
@@ -1481,23 +1500,7 @@ impl GoalMutation {
         input: UpdateKeyResultInput,
     ) -> ApiResult<KeyResultPayload> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
-        let id = expect_global_id(&input.id, "KeyResult", "input.id")?;
-        let kr = s
-            .loaders
-            .key_results
-            .load_one(id)
-            .await
-            .map_err(loader_error)?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("KeyResult `{}` was not found", input.id.as_str()))
-            })?;
-        let objective = s
-            .loaders
-            .objectives
-            .load_one(kr.objective_id)
-            .await
-            .map_err(loader_error)?
-            .ok_or_else(|| ApiError::Internal("key result without objective".into()))?;
+        let (id, kr, objective) = key_result_of(s, &input.id, "input.id").await?;
         require_goal_write(s, objective.owner).await?;
         let span = match (&input.baseline, &input.target) {
             (None, None) => None,
@@ -1547,26 +1550,8 @@ impl GoalMutation {
     /// teams and reports, admin and executive on any.
     async fn check_in(&self, ctx: &Context<'_>, input: CheckInInput) -> ApiResult<CheckInPayload> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
-        let id = expect_global_id(&input.key_result_id, "KeyResult", "input.keyResultId")?;
-        let kr = s
-            .loaders
-            .key_results
-            .load_one(id)
-            .await
-            .map_err(loader_error)?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "KeyResult `{}` was not found",
-                    input.key_result_id.as_str()
-                ))
-            })?;
-        let objective = s
-            .loaders
-            .objectives
-            .load_one(kr.objective_id)
-            .await
-            .map_err(loader_error)?
-            .ok_or_else(|| ApiError::Internal("key result without objective".into()))?;
+        let (id, kr, objective) =
+            key_result_of(s, &input.key_result_id, "input.keyResultId").await?;
         require_check_in(s, &kr, &objective).await?;
         let confidence = Confidence::parse(i64::from(input.confidence))
             .map_err(|e| ApiError::bad_input("input.confidence", e.message))?;

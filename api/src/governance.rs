@@ -764,47 +764,15 @@ type Figure = (String, Option<rust_decimal::Decimal>, String);
 /// The KPIs the platform computes itself, by capability.
 async fn platform_figures(s: &Session) -> Result<HashMap<DomainCapability, Figure>, ApiError> {
     let mut out = HashMap::new();
-    // Balanced roles.
-    let roles: Vec<_> = s
-        .tenant
-        .all_job_roles()
-        .await?
-        .into_iter()
-        .filter(|r| r.active)
-        .collect();
-    let ids: Vec<Uuid> = roles.iter().map(|r| r.id).collect();
-    let cards = s.tenant.scorecards_of_roles(&ids).await?;
-    let card_ids: Vec<Uuid> = cards.values().map(|c| c.id).collect();
-    let items = s.tenant.scorecard_items(&card_ids).await?;
-    let metrics = s
-        .loaders
-        .metrics_many(items.values().flatten().map(|i| i.metric_id))
-        .await?;
-    let max_share = s.tenant.settings().await?.max_perspective_share;
-    let balanced = roles
-        .iter()
-        .filter(|r| {
-            cards.get(&r.id).is_some_and(|c| {
-                let weighted: Vec<_> = items
-                    .get(&c.id)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| {
-                        metrics
-                            .get(&i.metric_id)
-                            .map(|m| (m.definition.perspective, i.weight))
-                    })
-                    .collect();
-                tandem_domain::scorecards::balance(&weighted, max_share).balanced
-            })
-        })
-        .count();
+    // Balanced roles, judged exactly as `roleBalance` judges them.
+    let report = crate::scorecards::role_balance_report(s).await?;
+    let (balanced, roles) = (report.balanced(), report.roles());
     out.insert(
         DomainCapability::ScorecardsIncentives,
         (
             "% of roles with balanced KPIs".to_owned(),
-            rules::share(balanced, roles.len()),
-            format!("{balanced} of {} active roles", roles.len()),
+            rules::share(balanced, roles),
+            format!("{balanced} of {roles} active roles"),
         ),
     );
     // Decisions resolved by rule.
@@ -821,16 +789,7 @@ async fn platform_figures(s: &Session) -> Result<HashMap<DomainCapability, Figur
     let g = s.governance().await?;
     let year_ago = today() - chrono::Days::new(365);
     let recent: Vec<&ReviewSession> = g.sessions.iter().filter(|r| r.held_on > year_ago).collect();
-    let per_quarter = if g.forums.is_empty() {
-        None
-    } else {
-        Some(
-            (rust_decimal::Decimal::from(recent.len())
-                / rust_decimal::Decimal::from(4 * g.forums.len()))
-            .round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-            .normalize(),
-        )
-    };
+    let per_quarter = rules::sessions_per_quarter(recent.len(), g.forums.len());
     out.insert(
         DomainCapability::GovernanceCadence,
         (

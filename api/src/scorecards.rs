@@ -515,6 +515,18 @@ pub struct RoleBalanceReport {
     unbalanced: Vec<UnbalancedRole>,
 }
 
+impl RoleBalanceReport {
+    /// Active roles counted.
+    pub(crate) fn roles(&self) -> usize {
+        self.role_count
+    }
+
+    /// Roles whose KPI assignment is balanced.
+    pub(crate) fn balanced(&self) -> usize {
+        self.role_count - self.unbalanced.len()
+    }
+}
+
 /// "% of roles with balanced KPIs": the organization's figure and the roles behind it.
 #[Object]
 impl RoleBalanceReport {
@@ -551,6 +563,58 @@ impl RoleBalanceReport {
             |r| r,
         ))
     }
+}
+
+/// Judges every active job role's KPI assignment: the figure behind "% of roles with balanced
+/// KPIs", used by `roleBalance` and by the maturity view.
+pub(crate) async fn role_balance_report(s: &Session) -> Result<RoleBalanceReport, ApiError> {
+    let settings = s.tenant.settings().await.map_err(ApiError::from)?;
+    let roles: Vec<_> = s
+        .tenant
+        .all_job_roles()
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .filter(|r| r.active)
+        .collect();
+    let ids: Vec<Uuid> = roles.iter().map(|r| r.id).collect();
+    let cards = s
+        .tenant
+        .scorecards_of_roles(&ids)
+        .await
+        .map_err(ApiError::from)?;
+    let card_ids: Vec<Uuid> = cards.values().map(|c| c.id).collect();
+    let items = s
+        .loaders
+        .items
+        .load_many(card_ids)
+        .await
+        .map_err(loader_error)?;
+    s.loaders
+        .metrics_many(items.values().flatten().map(|i| i.metric_id))
+        .await?;
+    let mut unbalanced = Vec::new();
+    for role in &roles {
+        let reasons = match cards.get(&role.id) {
+            None => vec!["no KPI assignment".to_owned()],
+            Some(card) => {
+                let list = items.get(&card.id).cloned().unwrap_or_default();
+                judge_balance(s, &list, settings.max_perspective_share)
+                    .await?
+                    .reasons
+            }
+        };
+        if !reasons.is_empty() {
+            unbalanced.push(UnbalancedRole {
+                role: JobRoleObject(role.clone()),
+                reasons,
+            });
+        }
+    }
+    Ok(RoleBalanceReport {
+        role_count: roles.len(),
+        unbalanced,
+    })
 }
 
 /// Organization-wide settings.
@@ -614,53 +678,7 @@ impl ScorecardQuery {
     /// "% of roles with balanced KPIs" over the active job roles, with the unbalanced roles.
     async fn role_balance(&self, ctx: &Context<'_>) -> ApiResult<RoleBalanceReport> {
         let s = authorized(ctx, Permission::ReadPeople)?;
-        let settings = s.tenant.settings().await.map_err(ApiError::from)?;
-        let roles: Vec<_> = s
-            .tenant
-            .all_job_roles()
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .filter(|r| r.active)
-            .collect();
-        let ids: Vec<Uuid> = roles.iter().map(|r| r.id).collect();
-        let cards = s
-            .tenant
-            .scorecards_of_roles(&ids)
-            .await
-            .map_err(ApiError::from)?;
-        let card_ids: Vec<Uuid> = cards.values().map(|c| c.id).collect();
-        let items = s
-            .loaders
-            .items
-            .load_many(card_ids)
-            .await
-            .map_err(loader_error)?;
-        s.loaders
-            .metrics_many(items.values().flatten().map(|i| i.metric_id))
-            .await?;
-        let mut unbalanced = Vec::new();
-        for role in &roles {
-            let reasons = match cards.get(&role.id) {
-                None => vec!["no KPI assignment".to_owned()],
-                Some(card) => {
-                    let list = items.get(&card.id).cloned().unwrap_or_default();
-                    judge_balance(s, &list, settings.max_perspective_share)
-                        .await?
-                        .reasons
-                }
-            };
-            if !reasons.is_empty() {
-                unbalanced.push(UnbalancedRole {
-                    role: JobRoleObject(role.clone()),
-                    reasons,
-                });
-            }
-        }
-        Ok(RoleBalanceReport {
-            role_count: roles.len(),
-            unbalanced,
-        })
+        Ok(role_balance_report(s).await?)
     }
 
     /// The organization's settings.

@@ -159,6 +159,19 @@ pub fn share(part: usize, whole: usize) -> Option<Decimal> {
     )
 }
 
+/// Review sessions per quarter per forum, from the sessions of the last year (four quarters);
+/// `None` without forums.
+pub fn sessions_per_quarter(sessions_last_year: usize, forums: usize) -> Option<Decimal> {
+    if forums == 0 {
+        return None;
+    }
+    Some(
+        (Decimal::from(sessions_last_year) / Decimal::from(4 * forums))
+            .round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+            .normalize(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +249,9 @@ mod tests {
         assert_eq!(share(1, 3), Some(dec!(0.333333)));
         assert_eq!(share(0, 0), None);
         assert_eq!(share(2, 2), Some(dec!(1)));
+        // 6 sessions over 2 forums in a year: 6 / 8 per quarter per forum.
+        assert_eq!(sessions_per_quarter(6, 2), Some(dec!(0.75)));
+        assert_eq!(sessions_per_quarter(5, 2), Some(dec!(0.625)));
+        assert_eq!(sessions_per_quarter(3, 0), None);
     }
 }

@@ -4,6 +4,10 @@
 //! Every table carries `org_id`; primary keys and unique indexes lead with it and foreign
 //! keys include it, so a row can never point at another tenant's row and the schema can be
 //! distributed by tenant.
+//!
+//! Each step keeps its own small column helpers (`uuid`, `text`, `exact_decimal`, `tenant_fk`)
+//! on purpose: a helper shared between steps could be changed later and silently alter a
+//! released step.
 
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::{MigrationStatus, MigratorTrait};

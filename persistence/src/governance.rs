@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 use tandem_domain::governance::{Cadence, Capability, Comparator, Level, RuleKind};
@@ -187,16 +186,14 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Database(sea_orm::DbErr::Type(format!("stored {what} is invalid")))
 }
 
-/// Checks that every id exists in `table` for the organization; problems at `field`.
-async fn check_ids<C: ConnectionTrait>(
-    conn: &C,
-    found: HashSet<Uuid>,
+/// Adds a problem at `field[i]` for every wanted id the organization does not have.
+fn check_ids(
+    found: &HashSet<Uuid>,
     wanted: &[Uuid],
     field: &str,
     what: &str,
     problems: &mut Vec<Problem>,
-) -> StoreResult<()> {
-    let _ = conn;
+) {
     for (i, id) in wanted.iter().enumerate() {
         if !found.contains(id) {
             problems.push(Problem::new(
@@ -205,7 +202,6 @@ async fn check_ids<C: ConnectionTrait>(
             ));
         }
     }
-    Ok(())
 }
 
 impl Tenant {
@@ -251,14 +247,12 @@ impl Tenant {
         let mut problems = Vec::new();
         let found = self.people_in(&txn, members).await?;
         check_ids(
-            &txn,
-            found,
+            &found,
             members,
             "memberExternalIds",
             "person",
             &mut problems,
-        )
-        .await?;
+        );
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }
@@ -341,14 +335,12 @@ impl Tenant {
         }
         let people_found = self.people_in(&txn, &new.attendees).await?;
         check_ids(
-            &txn,
-            people_found,
+            &people_found,
             &new.attendees,
             "attendeeExternalIds",
             "person",
             &mut problems,
-        )
-        .await?;
+        );
         let goals_found: HashSet<Uuid> = goals::Entity::find()
             .filter(goals::Column::OrgId.eq(self.org_id))
             .filter(goals::Column::Id.is_in(new.goal_ids.iter().copied()))
@@ -358,14 +350,12 @@ impl Tenant {
             .map(|g| g.id)
             .collect();
         check_ids(
-            &txn,
-            goals_found,
+            &goals_found,
             &new.goal_ids,
             "goalIds",
             "goal",
             &mut problems,
-        )
-        .await?;
+        );
         let cards_found: HashSet<Uuid> = scorecards::Entity::find()
             .filter(scorecards::Column::OrgId.eq(self.org_id))
             .filter(scorecards::Column::Id.is_in(new.scorecard_ids.iter().copied()))
@@ -375,14 +365,12 @@ impl Tenant {
             .map(|g| g.id)
             .collect();
         check_ids(
-            &txn,
-            cards_found,
+            &cards_found,
             &new.scorecard_ids,
             "scorecardIds",
             "scorecard",
             &mut problems,
-        )
-        .await?;
+        );
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }
@@ -725,14 +713,12 @@ impl Tenant {
             .map(|r| r.id)
             .collect();
         check_ids(
-            &txn,
-            rules_found,
+            &rules_found,
             &new.rule_ids,
             "ruleIds",
             "trade-off rule",
             &mut problems,
-        )
-        .await?;
+        );
         if let Some(session) = new.session_id
             && review_sessions::Entity::find()
                 .filter(review_sessions::Column::OrgId.eq(self.org_id))
@@ -893,7 +879,7 @@ impl Tenant {
                 .into_iter()
                 .map(|r| r.id)
                 .collect();
-            check_ids(&txn, found, ids, "ruleIds", "trade-off rule", &mut problems).await?;
+            check_ids(&found, ids, "ruleIds", "trade-off rule", &mut problems);
         }
         let resolved = resolved_by_rule.unwrap_or(before.resolved_by_rule);
         let rules_after: Vec<Uuid> = rule_ids.clone().unwrap_or_else(|| before.rule_ids.clone());
