@@ -65,6 +65,17 @@ pub struct GlobalArgs {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// OTLP/HTTP collector to export traces to, e.g. `http://127.0.0.1:4318` (off when unset).
+    #[arg(long, env = "TANDEM_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` traces are exported under.
+    #[arg(
+        long,
+        env = "TANDEM_OTLP_SERVICE_NAME",
+        global = true,
+        default_value = "tandem"
+    )]
+    pub otlp_service_name: String,
 }
 
 /// Algorithms accepted with a public key.
@@ -132,6 +143,16 @@ pub struct ServeArgs {
     /// Skip migrating on start (when migrations run as a separate step).
     #[arg(long, env = "TANDEM_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
+    /// How old a change must be, in milliseconds, before incremental sync hands it out; longer
+    /// than the longest write transaction plus the clock skew between replicas.
+    #[arg(long, env = "TANDEM_SYNC_SETTLE_MS", default_value_t = 5_000)]
+    pub sync_settle_ms: u64,
+    /// How many days tombstones of removed rows are kept for incremental sync.
+    #[arg(long, env = "TANDEM_TOMBSTONE_RETENTION_DAYS", default_value_t = 30)]
+    pub tombstone_retention_days: u64,
+    /// Bearer token `/metrics` requires; open to anyone who reaches the port when unset.
+    #[arg(long, env = "TANDEM_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -144,6 +165,9 @@ impl Default for ServeArgs {
             max_batch_size: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
             skip_migrations: false,
+            sync_settle_ms: 5_000,
+            tombstone_retention_days: 30,
+            metrics_token: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::dimensions::SegmentObject;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::Perspective;
 use crate::graphql::loaders::loader_error;
-use crate::graphql::relay::{PageArgs, connection, expect_global_id, global_id};
+use crate::graphql::relay::{PageArgs, SyncArgs, connection, expect_global_id, global_id};
 use crate::graphql::scalars::{Date, DateTime, Decimal};
 use crate::graphql::{Session, authorized, limits, selects, session};
 use crate::metrics::MetricObject;
@@ -708,6 +708,11 @@ impl CheckInObject {
         global_id("CheckIn", self.0.id)
     }
 
+    /// The key result checked in on.
+    async fn key_result_id(&self) -> ID {
+        global_id("KeyResult", self.0.key_result_id)
+    }
+
     /// The value reported.
     async fn value(&self) -> Decimal {
         self.0.value.into()
@@ -816,11 +821,14 @@ pub struct GoalQuery;
 
 #[Object]
 impl GoalQuery {
-    /// Goals, by period start then title.
+    /// Goals, by period start then title. With `updatedSince` (or a cursor from such a
+    /// page), ordered by change time then id for incremental sync; see `observations`.
+    #[allow(clippy::too_many_arguments)]
     async fn goals(
         &self,
         ctx: &Context<'_>,
         filter: Option<GoalFilterInput>,
+        updated_since: Option<DateTime>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -828,8 +836,19 @@ impl GoalQuery {
     ) -> ApiResult<GoalConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before)
-            .page(lim.max_page_size, lim.default_page_size)?;
+        let sync = SyncArgs {
+            updated_since: updated_since.map(|d| d.0),
+            first,
+            after: after.clone(),
+            last,
+            before: before.clone(),
+        }
+        .window(&lim, false)?;
+        let page = match sync {
+            Some(_) => Default::default(),
+            None => PageArgs::new(first, after, last, before)
+                .page(lim.max_page_size, lim.default_page_size)?,
+        };
         let f = filter.unwrap_or_default();
         let nobody = Uuid::nil();
         let range = match (&f.from, &f.to) {
@@ -865,11 +884,31 @@ impl GoalQuery {
                     .map_or(nobody, |t| t.id),
             );
         }
-        let slice = s
-            .tenant
-            .goals(&filter, page)
-            .await
-            .map_err(ApiError::from)?;
+        let (slice, changed) = match &sync {
+            None => (
+                s.tenant
+                    .goals(&filter, page)
+                    .await
+                    .map_err(ApiError::from)?,
+                None,
+            ),
+            Some(window) => {
+                let changed = s
+                    .tenant
+                    .goals_changed(&filter, window)
+                    .await
+                    .map_err(ApiError::from)?;
+                let rows = changed.items.iter().map(|(_, g)| g.clone()).collect();
+                (
+                    tandem_persistence::Slice {
+                        items: rows,
+                        total: 0,
+                        offset: 0,
+                    },
+                    Some(changed),
+                )
+            }
+        };
         let ids: Vec<Uuid> = slice.items.iter().map(|g| g.id).collect();
         if selects(ctx, &["objectives"]) {
             prime_okrs(ctx, s, &ids, &["objectives"]).await?;
@@ -886,6 +925,9 @@ impl GoalQuery {
                 .load_many(links.values().flatten().map(|l| l.other_goal_id))
                 .await
                 .map_err(loader_error)?;
+        }
+        if let (Some(changed), Some(window)) = (changed, &sync) {
+            return Ok(GoalConnection::from_sync(changed, window, GoalObject));
         }
         Ok(GoalConnection::from_slice(slice, GoalObject))
     }

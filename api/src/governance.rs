@@ -817,12 +817,30 @@ async fn platform_figures(s: &Session) -> Result<HashMap<DomainCapability, Figur
             ),
         ),
     );
+    // Net revenue retention over the last twelve months, from the MRR movements.
+    let (from, to) = (
+        today() - chrono::Days::new(365),
+        today() - chrono::Days::new(1),
+    );
+    let flows = s.tenant.revenue_flows(&[from], to).await?;
+    let nrr = tandem_domain::revenue::retention_series(&flows, 1).pop();
+    let (value, note) = match nrr {
+        Some(r) if r.nrr.is_some() => (
+            r.nrr,
+            format!(
+                "accounts paying on {from}: starting MRR {}, expansion {}, contraction {}, churn {} up to {to}",
+                r.starting, r.expansion, r.contraction, r.churn
+            ),
+        ),
+        Some(r) => (None, r.reason.unwrap_or_default()),
+        None => (None, "no revenue movements".to_owned()),
+    };
     out.insert(
         DomainCapability::StrategyNarrative,
         (
-            "net revenue retention".to_owned(),
-            None,
-            "NRR needs customer accounts and revenue movements, which this server does not hold yet".to_owned(),
+            "net revenue retention, last 12 months".to_owned(),
+            value,
+            note,
         ),
     );
     Ok(out)

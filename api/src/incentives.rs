@@ -599,7 +599,7 @@ async fn plan_of(s: &Session, id: &ID, field: &str) -> Result<Plan, ApiError> {
 }
 
 /// Whose individual pay the caller may see: `None` for everyone's.
-async fn pay_scope(s: &Session) -> Result<Option<Vec<Uuid>>, ApiError> {
+pub(crate) async fn pay_scope(s: &Session) -> Result<Option<Vec<Uuid>>, ApiError> {
     if s.caller.may(Permission::ReadAllPay) {
         return Ok(None);
     }
@@ -740,11 +740,15 @@ impl IncentiveQuery {
     }
 
     /// Locked payout statements, newest first. Admin, finance and hr see everyone's; others
-    /// see their own and their reports'; `bi` sees none (use `planTotals`).
+    /// see their own and their reports'; `bi` sees none (use `planTotals`). With
+    /// `updatedSince` (or a cursor from such a page), every version in the order they were
+    /// computed, for incremental sync; see `observations`.
+    #[allow(clippy::too_many_arguments)]
     async fn payout_statements(
         &self,
         ctx: &Context<'_>,
         filter: Option<PayoutStatementFilter>,
+        updated_since: Option<crate::graphql::scalars::DateTime>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -758,8 +762,19 @@ impl IncentiveQuery {
         } = filter.unwrap_or_default();
         let scope = pay_scope(s).await?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before)
-            .page(lim.max_page_size, lim.default_page_size)?;
+        let sync = crate::graphql::relay::SyncArgs {
+            updated_since: updated_since.map(|d| d.0),
+            first,
+            after: after.clone(),
+            last,
+            before: before.clone(),
+        }
+        .window(&lim, false)?;
+        let page = match sync {
+            Some(_) => Default::default(),
+            None => PageArgs::new(first, after, last, before)
+                .page(lim.max_page_size, lim.default_page_size)?,
+        };
         let plan = match &plan_id {
             Some(id) => Some(plan_of(s, id, "planId").await?.id),
             None => None,
@@ -778,11 +793,29 @@ impl IncentiveQuery {
                 Some(ids) => ids.into_iter().filter(|id| *id == person).collect(),
             });
         }
-        let slice = s
-            .tenant
-            .statements(plan, people.as_deref(), !all_versions, page)
-            .await
-            .map_err(ApiError::from)?;
+        let (slice, changed) = match &sync {
+            None => (
+                s.tenant
+                    .statements(plan, people.as_deref(), !all_versions, page)
+                    .await
+                    .map_err(ApiError::from)?,
+                None,
+            ),
+            Some(window) => {
+                let changed = s
+                    .tenant
+                    .statements_changed(plan, people.as_deref(), window)
+                    .await
+                    .map_err(ApiError::from)?;
+                let items = changed.items.iter().map(|(_, st)| st.clone()).collect();
+                let slice = tandem_persistence::Slice {
+                    items,
+                    total: changed.total,
+                    offset: 0,
+                };
+                (slice, Some(changed))
+            }
+        };
         let plan_ids: Vec<Uuid> = slice
             .items
             .iter()
@@ -810,6 +843,19 @@ impl IncentiveQuery {
                 total: st.total,
                 body,
             });
+        }
+        if let (Some(changed), Some(window)) = (changed, &sync) {
+            let synced = tandem_persistence::SyncSlice {
+                items: changed
+                    .items
+                    .into_iter()
+                    .map(|(cursor, _)| cursor)
+                    .zip(rows)
+                    .collect(),
+                has_next: changed.has_next,
+                total: changed.total,
+            };
+            return Ok(PayoutStatementConnection::from_sync(synced, window, |r| r));
         }
         let sliced = tandem_persistence::Slice {
             items: rows,

@@ -6,17 +6,25 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod server;
+pub mod telemetry;
 
 mod audit;
+mod dashboards;
 mod dimensions;
+mod export;
 mod goals;
 mod governance;
 mod graphql;
+mod graphql_http;
 mod incentives;
+mod insights;
+mod live;
 mod metrics;
 mod observations;
 mod organization;
 mod people;
+mod revenue;
 mod scorecards;
+mod sync;
 
-pub use graphql::{ApiSchema, Limits, build_schema};
+pub use graphql::{ApiSchema, Limits, PERSISTED_QUERY_CACHE_ENTRIES, build_schema};

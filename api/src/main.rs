@@ -2,35 +2,53 @@
 
 use anyhow::Context;
 use clap::Parser;
-use tandem_api::cli::{Cli, Command, LogFormat, MigrateAction, OrgAction, ServeArgs};
+use tandem_api::cli::{Cli, Command, MigrateAction, OrgAction, ServeArgs};
 use tandem_api::config::Settings;
 use tandem_api::server;
+use tandem_api::telemetry::{self, OtlpSettings};
 use tandem_domain::access::AccessRole;
 use tandem_persistence::{Actor, Store};
-use tracing_subscriber::EnvFilter;
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+/// `serve`'s settings from the environment alone, for `tandem` without a command.
+#[derive(Parser)]
+struct ServeFromEnv {
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.global.log_format);
     if let Some(Command::Schema) = cli.command {
         print!("{}", tandem_api::build_schema(Default::default()).sdl());
         return Ok(());
     }
+    // Telemetry starts before the runtime: the trace exporter runs on its own threads.
+    let otlp = cli
+        .global
+        .otlp_endpoint
+        .as_ref()
+        .map(|endpoint| OtlpSettings {
+            endpoint: endpoint.clone(),
+            service_name: cli.global.otlp_service_name.clone(),
+        });
+    let guard = telemetry::init(cli.global.log_format, otlp.as_ref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the async runtime")?;
+    let result = runtime.block_on(run(cli));
+    drop(runtime);
+    guard.shutdown();
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
-        None => server::serve(&settings, &ServeArgs::default()).await,
+        None => {
+            let args = ServeFromEnv::parse_from(["tandem"]).serve;
+            server::serve(&settings, &args).await
+        }
         Some(Command::Serve(args)) => server::serve(&settings, &args).await,
         Some(Command::Migrate { action }) => {
             let store = connect(&settings).await?;

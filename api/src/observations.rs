@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::dimensions::{JourneyStageObject, SegmentObject};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::Granularity;
-use crate::graphql::relay::{PageArgs, connection, global_id};
+use crate::graphql::relay::{PageArgs, SyncArgs, connection, global_id};
 use crate::graphql::scalars::{Date, DateTime, Decimal};
 use crate::graphql::{authorized, limits, selects, session};
 use crate::metrics::MetricObject;
@@ -153,6 +153,7 @@ pub struct MetricSeries {
     source: Option<Granularity>,
     range: DateRange,
     points: Vec<rollup::Point<Uuid>>,
+    gaps: Vec<crate::insights::ValuePoint>,
 }
 
 /// One point of a series.
@@ -236,12 +237,25 @@ impl MetricSeries {
     }
 
     /// Points ordered by period, then segment, then stage; buckets without data are absent.
+    /// For a formula metric, each point is computed from its inputs' points
+    /// (`observationCount` is 0 and `sourceGranularity` the requested granularity).
     async fn points(&self) -> Vec<SeriesPoint> {
         self.points.iter().cloned().map(SeriesPoint).collect()
     }
+
+    /// For a formula metric: buckets where some input has data but the formula cannot be
+    /// computed, each with the reason (a missing input, a division by zero). Always empty for
+    /// other metrics.
+    async fn gaps(&self) -> &[crate::insights::ValuePoint] {
+        &self.gaps
+    }
 }
 
-async fn resolve_segment(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid, ApiError> {
+pub(crate) async fn resolve_segment(
+    tenant: &Tenant,
+    key: &str,
+    field: &str,
+) -> Result<Uuid, ApiError> {
     tenant
         .segment_by_key(key)
         .await
@@ -250,7 +264,11 @@ async fn resolve_segment(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid
         .ok_or_else(|| ApiError::bad_input(field, format!("no segment with key `{key}`")))
 }
 
-async fn resolve_stage(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid, ApiError> {
+pub(crate) async fn resolve_stage(
+    tenant: &Tenant,
+    key: &str,
+    field: &str,
+) -> Result<Uuid, ApiError> {
     tenant
         .journey_stage_by_key(key)
         .await
@@ -259,7 +277,7 @@ async fn resolve_stage(tenant: &Tenant, key: &str, field: &str) -> Result<Uuid, 
         .ok_or_else(|| ApiError::bad_input(field, format!("no journey stage with key `{key}`")))
 }
 
-async fn resolve_metric(
+pub(crate) async fn resolve_metric(
     tenant: &Tenant,
     key: &str,
     field: &str,
@@ -279,11 +297,16 @@ pub struct ObservationQuery;
 
 #[Object]
 impl ObservationQuery {
-    /// Recorded values, ordered by period start.
+    /// Recorded values, ordered by period start. With `updatedSince` (or a cursor from such
+    /// a page), ordered by change time then id for incremental sync: rows changed at or after
+    /// that time, up to a settle horizon; keep `pageInfo.endCursor` and pass it as `after`
+    /// next time to read only what changed since, never missing or repeating a row.
+    #[allow(clippy::too_many_arguments)]
     async fn observations(
         &self,
         ctx: &Context<'_>,
         filter: Option<ObservationFilterInput>,
+        updated_since: Option<DateTime>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -291,8 +314,19 @@ impl ObservationQuery {
     ) -> ApiResult<ObservationConnection> {
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let lim = limits(ctx);
-        let page = PageArgs::new(first, after, last, before)
-            .page(lim.max_page_size, lim.default_page_size)?;
+        let sync = SyncArgs {
+            updated_since: updated_since.map(|d| d.0),
+            first,
+            after: after.clone(),
+            last,
+            before: before.clone(),
+        }
+        .window(&lim, false)?;
+        let page = match sync {
+            Some(_) => Default::default(),
+            None => PageArgs::new(first, after, last, before)
+                .page(lim.max_page_size, lim.default_page_size)?,
+        };
         let f = filter.unwrap_or_default();
         let mut filter = ObservationFilter {
             from: f.from.map(|d| d.at("filter.from")).transpose()?,
@@ -309,11 +343,31 @@ impl ObservationQuery {
         if let Some(key) = &f.stage_key {
             filter.stage_id = Some(resolve_stage(&s.tenant, key, "filter.stageKey").await?);
         }
-        let slice = s
-            .tenant
-            .observations(&filter, page)
-            .await
-            .map_err(ApiError::from)?;
+        let (slice, changed) = match &sync {
+            None => (
+                s.tenant
+                    .observations(&filter, page)
+                    .await
+                    .map_err(ApiError::from)?,
+                None,
+            ),
+            Some(window) => {
+                let changed = s
+                    .tenant
+                    .observations_changed(&filter, window)
+                    .await
+                    .map_err(ApiError::from)?;
+                let rows = changed.items.iter().map(|(_, o)| o.clone()).collect();
+                (
+                    tandem_persistence::Slice {
+                        items: rows,
+                        total: 0,
+                        offset: 0,
+                    },
+                    Some(changed),
+                )
+            }
+        };
         let rows = &slice.items;
         if selects(ctx, &["metric"]) {
             s.loaders
@@ -335,6 +389,13 @@ impl ObservationQuery {
                 .prime_stages(rows.iter().filter_map(|o| o.stage_id))
                 .await?;
         }
+        if let (Some(changed), Some(window)) = (changed, &sync) {
+            return Ok(ObservationConnection::from_sync(
+                changed,
+                window,
+                ObservationObject,
+            ));
+        }
         Ok(ObservationConnection::from_slice(slice, ObservationObject))
     }
 
@@ -353,22 +414,56 @@ impl ObservationQuery {
         let range = DateRange::new(from, to)
             .map_err(|e| ApiError::bad_input("input.to", e.message))?
             .widen_to(granularity);
-        let facts = s
-            .tenant
-            .observation_facts(metric.id, range)
-            .await
-            .map_err(ApiError::from)?;
         let breakdown = Breakdown {
             by_segment: input.by_segment,
             by_stage: input.by_stage,
         };
-        let series = rollup::roll_up(
-            &facts,
-            metric.definition.aggregation,
-            granularity,
-            breakdown,
-        )
-        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        let (series, gaps) = if metric.definition.formula.is_some() {
+            let key = metric.definition.key.clone();
+            let bench = crate::insights::Workbench::load(
+                &s.tenant,
+                [key.clone()].into_iter().collect(),
+                range,
+            )
+            .await?;
+            let mut points = Vec::new();
+            let mut gaps = Vec::new();
+            for p in bench.metric_series(&key, range, granularity, breakdown)? {
+                match p.value {
+                    Ok(value) => points.push(rollup::Point {
+                        period: p.period,
+                        segment: p.segment,
+                        stage: p.stage,
+                        value,
+                        observations: 0,
+                        source_granularity: granularity,
+                    }),
+                    Err(_) => gaps.push(crate::insights::ValuePoint(p)),
+                }
+            }
+            let source = (!points.is_empty()).then_some(granularity);
+            (
+                rollup::Series {
+                    source_granularity: source,
+                    points,
+                },
+                gaps,
+            )
+        } else {
+            let facts = s
+                .tenant
+                .observation_facts(metric.id, range)
+                .await
+                .map_err(ApiError::from)?;
+            let series = rollup::roll_up(
+                &facts,
+                metric.definition.aggregation,
+                granularity,
+                breakdown,
+            )
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
+            (series, Vec::new())
+        };
         if series.points.len() > MAX_SERIES_POINTS {
             return Err(ApiError::bad_input(
                 "input.granularity",
@@ -393,6 +488,7 @@ impl ObservationQuery {
             source: series.source_granularity.map(Into::into),
             range,
             points: series.points,
+            gaps,
         })
     }
 }
@@ -532,6 +628,9 @@ impl ObservationMutation {
             .record_observations(&Actor(caller.subject.clone()), &rows, input.dry_run, may)
             .await
             .map_err(ApiError::from)?;
+        if !input.dry_run {
+            crate::live::refresh_after_recording(&s.tenant, &outcome.touched).await;
+        }
         let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(RecordObservationsPayload {
             created: count(outcome.created),

@@ -220,32 +220,12 @@ async fn evaluate(
         .load_many(items.iter().map(|i| (i.metric_id, period)))
         .await
         .map_err(loader_error)?;
-    let mut specs = Vec::with_capacity(items.len());
-    for item in &items {
-        let metric = metrics
-            .get(&item.metric_id)
-            .ok_or_else(|| ApiError::Internal(format!("item {} has no metric", item.id)))?;
-        let direction = metric.definition.direction;
-        let actual = value_for_period(
-            facts
-                .get(&(item.metric_id, period))
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-            metric.definition.aggregation,
-            period,
-            item.segment_id.as_ref(),
-        )
-        .map_err(|e| ApiError::Conflict(e.to_string()))?;
-        let thresholds = Thresholds::parse(direction, item.green, item.amber)
-            .map_err(|e| ApiError::Internal(format!("stored thresholds: {}", e.message)))?;
-        specs.push(ItemSpec {
-            direction,
-            weight: item.weight,
-            target: item.target,
-            thresholds,
-            actual,
-        });
-    }
+    let specs = item_specs(&items, &metrics, period, |metric| {
+        facts
+            .get(&(metric, period))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    })?;
     let result = rules::evaluate(&specs, card.green_score, card.amber_score);
     Ok(ScorecardEvaluation {
         period,
@@ -266,6 +246,40 @@ async fn evaluate(
             })
             .collect(),
     })
+}
+
+/// Each item's direction, weight, target, thresholds and actual value for `period`, from the
+/// recorded values `facts_of` gives for a metric (at least those inside the period).
+pub(crate) fn item_specs<'f>(
+    items: &[ScorecardItem],
+    metrics: &std::collections::HashMap<Uuid, tandem_persistence::Metric>,
+    period: Period,
+    facts_of: impl Fn(Uuid) -> &'f [tandem_domain::rollup::Fact<Uuid>],
+) -> Result<Vec<ItemSpec>, ApiError> {
+    let mut specs = Vec::with_capacity(items.len());
+    for item in items {
+        let metric = metrics
+            .get(&item.metric_id)
+            .ok_or_else(|| ApiError::Internal(format!("item {} has no metric", item.id)))?;
+        let direction = metric.definition.direction;
+        let actual = value_for_period(
+            facts_of(item.metric_id),
+            metric.definition.aggregation,
+            period,
+            item.segment_id.as_ref(),
+        )
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        let thresholds = Thresholds::parse(direction, item.green, item.amber)
+            .map_err(|e| ApiError::Internal(format!("stored thresholds: {}", e.message)))?;
+        specs.push(ItemSpec {
+            direction,
+            weight: item.weight,
+            target: item.target,
+            thresholds,
+            actual,
+        });
+    }
+    Ok(specs)
 }
 
 async fn judge_balance(
@@ -895,6 +909,7 @@ impl ScorecardMutation {
             .update_scorecard(&Actor(s.caller.subject.clone()), id, patch)
             .await
             .map_err(prefix_input)?;
+        crate::live::refresh_after_scorecard_change(&s.tenant, card.id).await;
         Ok(ScorecardPayload {
             scorecard: ScorecardObject(card),
         })

@@ -1,30 +1,32 @@
-//! The HTTP server: `/graphql` (GraphiQL on GET), `/healthz`, `/readyz`, and the commands
-//! that start it.
+//! The HTTP server: `/graphql` (GraphQL over HTTP, GraphiQL for browsers, subscriptions over
+//! WebSocket), `/metrics`, `/healthz`, `/readyz`, and the commands that start it.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLProtocol;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Response, StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use tandem_domain::access::AccessRole;
 use tandem_persistence::{Actor, Store};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Verifier};
 use crate::cli::ServeArgs;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::graphql::{ApiSchema, Limits, RequestAuth, Session, build_schema};
+use crate::graphql::{ApiSchema, Limits, build_schema};
+use crate::graphql_http;
+use crate::telemetry::Metrics;
 
 /// Name of the organization the local mode creates and prints a token for.
 pub const DEMO_ORG_NAME: &str = "Demo";
@@ -36,7 +38,10 @@ pub struct AppState {
     verifier: Verifier,
     schema: ApiSchema,
     max_body_bytes: usize,
+    limits: Limits,
     known_orgs: Arc<RwLock<HashSet<Uuid>>>,
+    metrics: Arc<Metrics>,
+    metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -47,12 +52,39 @@ impl AppState {
             verifier,
             schema: build_schema(limits),
             max_body_bytes,
+            limits,
             known_orgs: Arc::new(RwLock::new(HashSet::new())),
+            metrics: Arc::new(Metrics::new().expect("the metric definitions are static and valid")),
+            metrics_token: None,
         }
     }
 
+    /// Requires `Authorization: Bearer <token>` on `/metrics` (open when never called).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// The store requests run against.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The limits requests run under.
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub(crate) fn schema(&self) -> &ApiSchema {
+        &self.schema
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Verifies the request's token and checks its organization exists.
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -84,15 +116,22 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let max_body = state.max_body_bytes;
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphql_get).post(graphql_http::post))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/export/{file}", get(crate::export::export))
+        // One body limit, configurable; axum's own fixed default is turned off.
+        .layer(DefaultBodyLimit::disable())
         // The limit sits inside the rewrite so its bare 413 becomes a GraphQL-shaped error.
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(middleware::map_response(
             move |res: Response<Body>| async move { body_limit_error(res, max_body) },
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
+        )
         .with_state(state)
 }
 
@@ -110,58 +149,71 @@ fn body_limit_error(res: Response<Body>, max_body: usize) -> Response<Body> {
     (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Tandem GraphiQL")
-            .finish(),
+/// `GET /graphql`: a WebSocket upgrade for subscriptions (graphql-transport-ws); anything
+/// else is GraphQL over HTTP (a query from the URL, or GraphiQL for a browser).
+async fn graphql_get(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
+    let (mut parts, _) = request.into_parts();
+    if !crate::live::wants_websocket(&parts.headers) {
+        let raw = RawQuery(parts.uri.query().map(str::to_owned));
+        return graphql_http::get(State(state), parts.headers, raw).await;
+    }
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(p) => p,
+        Err(status) => return status.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
+    crate::live::upgrade(
+        upgrade,
+        protocol,
+        state.schema.clone(),
+        state.store.clone(),
+        state.verifier.clone(),
     )
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    let auth = state
-        .authenticate(&headers)
-        .await
-        .map(|caller| Arc::new(Session::new(&state.store, caller)));
-    let request = request.into_inner().data(RequestAuth(auth));
-    let mut response = state.schema.execute(request).await;
-    for error in &mut response.errors {
-        classify_error(error);
+/// `GET /metrics`: Prometheus metrics, behind a bearer token when one is configured.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response<Body> {
+    if let Some(expected) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            let mut res = (
+                StatusCode::UNAUTHORIZED,
+                "send the metrics token as a bearer token\n",
+            )
+                .into_response();
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"metrics\""),
+            );
+            return res;
+        }
     }
-    response.into()
+    match state.metrics.render(state.store.pool_status()) {
+        Ok(text) => {
+            let mut res = text.into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "failed to render metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
-/// Gives a code to errors raised before any resolver ran (syntax, validation, limits,
-/// input coercion); resolver errors already carry one.
-fn classify_error(error: &mut async_graphql::ServerError) {
-    let has_code = error
-        .extensions
-        .as_ref()
-        .is_some_and(|e| e.get("code").is_some());
-    if has_code {
-        return;
-    }
-    let extensions = error.extensions.get_or_insert_with(Default::default);
-    extensions.set("code", "BAD_USER_INPUT");
-    let message = error.message.as_str();
-    if message.contains("nested too deep") {
-        extensions.set("limit", "queryDepth");
-    } else if message.contains("too complex") {
-        extensions.set("limit", "queryComplexity");
-    }
-    // Input coercion errors name the argument path: `Invalid value for argument "input.x.0.y"`.
-    if let Some(path) = message
-        .split("argument \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-    {
-        extensions.set("field", path);
-    }
+/// Compares secrets without revealing, by timing, how much of them matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn healthz() -> &'static str {
@@ -187,6 +239,10 @@ pub fn limits_from(args: &ServeArgs) -> Limits {
         max_page_size: args.max_page_size,
         default_page_size: 50.min(args.max_page_size),
         max_batch_size: args.max_batch_size,
+        sync_settle: std::time::Duration::from_millis(args.sync_settle_ms),
+        tombstone_retention: std::time::Duration::from_secs(
+            args.tombstone_retention_days.saturating_mul(24 * 3600),
+        ),
     }
 }
 
@@ -201,20 +257,33 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
             .await
             .context("Failed to migrate the database")?;
     }
+    store
+        .events()
+        .start()
+        .await
+        .context("Failed to listen for live events")?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("Failed to listen on {}", args.bind))?;
     let addr: SocketAddr = listener.local_addr()?;
-    tracing::info!(%addr, backend = store.backend_name(), "tandem listening");
+    tracing::info!(
+        %addr,
+        backend = store.backend_name(),
+        events = store.events().kind(),
+        "tandem listening"
+    );
     if settings.local_mode {
         print_local_welcome(settings, &store, addr).await?;
     }
+    let limits = limits_from(args);
+    crate::sync::spawn_tombstone_purge(store.clone(), limits.tombstone_retention);
     let state = AppState::new(
         store,
         settings.verifier.clone(),
-        limits_from(args),
+        limits,
         args.max_body_bytes,
-    );
+    )
+    .with_metrics_token(args.metrics_token.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

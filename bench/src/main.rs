@@ -1,7 +1,13 @@
 //! Times the bulk observation write, nested reads and the HR sync over real HTTP, on SQLite
 //! and (when `TEST_DATABASE_URL` is set) PostgreSQL, and prints the figures.
 //!
-//! Run: `cargo run --release -p tandem-bench [observations|hr]`
+//! Run: `cargo run --release -p tandem-bench [observations|hr|export|revenue]`; `export` and
+//! `revenue` run on PostgreSQL only, and only when named: `export` streams 1,000,000
+//! observations and reports the server's peak memory, `revenue` times retention, exposure and a
+//! 12-panel dashboard over 5,000 accounts, 200,000 movements and 1,000,000 observations.
+
+mod export;
+mod revenue;
 
 use std::time::{Duration, Instant};
 
@@ -202,6 +208,14 @@ async fn timed_as(app: &TestApp, role: &str, query: &str, vars: Value) -> (Durat
 #[tokio::main]
 async fn main() {
     let only = std::env::args().nth(1);
+    if only.as_deref() == Some("export") {
+        export::run().await;
+        return;
+    }
+    if only.as_deref() == Some("revenue") {
+        revenue::run(Backend::Postgres).await;
+        return;
+    }
     if only.as_deref() != Some("hr") {
         run(Backend::Sqlite).await;
         run(Backend::Postgres).await;

@@ -80,6 +80,14 @@ pub enum Permission {
     ReadPayAggregates,
     /// Run governance: forums, review sessions, trade-off rules, decisions, maturity.
     ManageGovernance,
+    /// Create and change customer accounts.
+    ManageAccounts,
+    /// Record MRR movements (revenue events).
+    RecordRevenue,
+    /// Link and unlink metrics in the metric tree.
+    ManageMetricTree,
+    /// Save, share and delete dashboards.
+    ManageDashboards,
 }
 
 /// Whether a single role grants a permission.
@@ -108,6 +116,12 @@ pub fn role_allows(role: AccessRole, permission: Permission) -> bool {
         Permission::ReadAllPay => matches!(role, Admin | Finance | Hr),
         Permission::ReadPayAggregates => matches!(role, Admin | Finance | Hr | Executive | Bi),
         Permission::ManageGovernance => matches!(role, Admin | Executive),
+        Permission::ManageAccounts
+        | Permission::ManageMetricTree
+        | Permission::ManageDashboards => {
+            matches!(role, Admin | Revops)
+        }
+        Permission::RecordRevenue => matches!(role, Admin | Finance),
     }
 }
 
@@ -184,6 +198,10 @@ mod tests {
             Permission::ReadAllPay,
             Permission::ReadPayAggregates,
             Permission::ManageGovernance,
+            Permission::ManageAccounts,
+            Permission::RecordRevenue,
+            Permission::ManageMetricTree,
+            Permission::ManageDashboards,
         ];
         for p in everything {
             assert!(!role_allows(HrSync, p), "{p:?}");
@@ -193,6 +211,26 @@ mod tests {
         assert!(!allows(
             &[Revops, Bi, Manager, Member, Executive, Finance],
             Permission::RunHrSync
+        ));
+    }
+
+    #[test]
+    fn accounts_trees_and_dashboards_belong_to_revops_and_revenue_events_to_finance() {
+        for p in [
+            Permission::ManageAccounts,
+            Permission::ManageMetricTree,
+            Permission::ManageDashboards,
+        ] {
+            assert!(allows(&[Revops], p) && allows(&[Admin], p), "{p:?}");
+            assert!(
+                !allows(&[Finance, Executive, Bi, Manager, Member, Hr], p),
+                "{p:?}"
+            );
+        }
+        assert!(allows(&[Finance], Permission::RecordRevenue));
+        assert!(!allows(
+            &[Revops, Executive, Bi, Manager, Member, Hr],
+            Permission::RecordRevenue
         ));
     }
 

@@ -4,7 +4,9 @@
 //! wrong, and the layers above attach the offending input field.
 
 pub mod access;
+pub mod dashboards;
 pub mod error;
+pub mod formula;
 pub mod goals;
 pub mod governance;
 pub mod incentives;

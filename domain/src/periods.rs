@@ -135,6 +135,22 @@ impl DateRange {
         self.to
     }
 
+    /// The periods of `granularity` that cover the range, in order (at most `limit`; `None`
+    /// when more would be needed).
+    pub fn periods(self, granularity: Granularity, limit: usize) -> Option<Vec<Period>> {
+        let mut out = Vec::new();
+        let mut start = granularity.bucket_start(self.from);
+        while start <= self.to {
+            if out.len() == limit {
+                return None;
+            }
+            let period = Period { start, granularity };
+            out.push(period);
+            start = period.end().succ_opt()?;
+        }
+        Some(out)
+    }
+
     /// The range widened to whole periods of `granularity`: from the start of the period
     /// holding `from` to the end of the period holding `to`.
     pub fn widen_to(self, granularity: Granularity) -> DateRange {

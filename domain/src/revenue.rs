@@ -48,15 +48,6 @@ pub struct Movement<K> {
     pub amount: Decimal,
 }
 
-impl<K> Movement<K> {
-    fn signed(&self) -> Decimal {
-        match self.kind {
-            MovementKind::New | MovementKind::Expansion => self.amount,
-            MovementKind::Contraction | MovementKind::Churn => -self.amount,
-        }
-    }
-}
-
 /// Each account's MRR just before `date`: the sum of its movements before that day.
 pub fn mrr_before<K: Clone + Eq + Hash>(
     movements: &[Movement<K>],
@@ -64,7 +55,7 @@ pub fn mrr_before<K: Clone + Eq + Hash>(
 ) -> HashMap<K, Decimal> {
     let mut mrr: HashMap<K, Decimal> = HashMap::new();
     for m in movements.iter().filter(|m| m.on < date) {
-        *mrr.entry(m.account.clone()).or_default() += m.signed();
+        *mrr.entry(m.account.clone()).or_default() += signed(m.kind, m.amount);
     }
     mrr
 }
@@ -88,6 +79,117 @@ pub struct Retention {
     pub reason: Option<String>,
 }
 
+impl Retention {
+    /// Builds the figure from its four parts; the ratios are absent when `starting` is zero.
+    pub fn from_parts(
+        starting: Decimal,
+        expansion: Decimal,
+        contraction: Decimal,
+        churn: Decimal,
+    ) -> Self {
+        if starting <= Decimal::ZERO {
+            return Self {
+                starting,
+                expansion,
+                contraction,
+                churn,
+                nrr: None,
+                grr: None,
+                reason: Some("no account was paying at the start of the period".to_owned()),
+            };
+        }
+        let ratio = |kept: Decimal| kept.checked_div(starting).map(|r| r.normalize());
+        Self {
+            nrr: ratio(starting + expansion - contraction - churn),
+            grr: ratio(starting - contraction - churn),
+            starting,
+            expansion,
+            contraction,
+            churn,
+            reason: None,
+        }
+    }
+}
+
+/// MRR movements of one account summed by kind, for one period or for everything before the
+/// first period (`period: None`). Storage may hand several rows for the same key; they add up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow<K> {
+    /// The account.
+    pub account: K,
+    /// Index of the period in the series; `None` for movements before its first period.
+    pub period: Option<usize>,
+    /// What the movements did.
+    pub kind: MovementKind,
+    /// Their total size (positive).
+    pub amount: Decimal,
+}
+
+/// Which period of a series a date falls in: `Some(None)` before the first period,
+/// `Some(Some(i))` in period `i` (periods given by their start dates, ascending, the last one
+/// ending on `last_day`), `None` after the series.
+pub fn period_index(
+    starts: &[NaiveDate],
+    last_day: NaiveDate,
+    on: NaiveDate,
+) -> Option<Option<usize>> {
+    if on > last_day {
+        return None;
+    }
+    Some(starts.partition_point(|s| *s <= on).checked_sub(1))
+}
+
+/// Net and gross revenue retention for each of `periods` consecutive periods. In each period
+/// the accounts counted are those active at its start (MRR above zero from every earlier
+/// movement); their movements in the period are its parts (a NEW movement of an account that
+/// was already paying counts as expansion). Movements of accounts that start paying during a
+/// period count from the next period on.
+pub fn retention_series<K: Clone + Eq + Hash>(flows: &[Flow<K>], periods: usize) -> Vec<Retention> {
+    let mut mrr: HashMap<&K, Decimal> = HashMap::new();
+    let mut by_period: Vec<Vec<&Flow<K>>> = vec![Vec::new(); periods];
+    for f in flows {
+        match f.period {
+            None => *mrr.entry(&f.account).or_default() += signed(f.kind, f.amount),
+            Some(i) => {
+                if let Some(bucket) = by_period.get_mut(i) {
+                    bucket.push(f);
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(periods);
+    for bucket in by_period {
+        let active = |k: &K| mrr.get(k).is_some_and(|v| *v > Decimal::ZERO);
+        let starting: Decimal = mrr.values().filter(|v| **v > Decimal::ZERO).sum();
+        let (mut expansion, mut contraction, mut churn) =
+            (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+        for f in bucket.iter().filter(|f| active(&f.account)) {
+            match f.kind {
+                MovementKind::Expansion | MovementKind::New => expansion += f.amount,
+                MovementKind::Contraction => contraction += f.amount,
+                MovementKind::Churn => churn += f.amount,
+            }
+        }
+        out.push(Retention::from_parts(
+            starting,
+            expansion,
+            contraction,
+            churn,
+        ));
+        for f in bucket {
+            *mrr.entry(&f.account).or_default() += signed(f.kind, f.amount);
+        }
+    }
+    out
+}
+
+fn signed(kind: MovementKind, amount: Decimal) -> Decimal {
+    match kind {
+        MovementKind::New | MovementKind::Expansion => amount,
+        MovementKind::Contraction | MovementKind::Churn => -amount,
+    }
+}
+
 /// Net and gross revenue retention over `from..=to` for the accounts active at `from`
 /// (MRR above zero just before it). Movements of accounts that started later are ignored.
 pub fn retention<K: Clone + Eq + Hash>(
@@ -95,40 +197,64 @@ pub fn retention<K: Clone + Eq + Hash>(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Retention {
-    let start = mrr_before(movements, from);
-    let active: HashMap<&K, &Decimal> = start.iter().filter(|(_, v)| **v > Decimal::ZERO).collect();
-    let starting: Decimal = active.values().copied().copied().sum();
-    let (mut expansion, mut contraction, mut churn) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
-    for m in movements
+    let flows: Vec<Flow<K>> = movements
         .iter()
-        .filter(|m| m.on >= from && m.on <= to && active.contains_key(&m.account))
+        .filter_map(|m| {
+            let period = period_index(&[from], to, m.on)?;
+            Some(Flow {
+                account: m.account.clone(),
+                period,
+                kind: m.kind,
+                amount: m.amount,
+            })
+        })
+        .collect();
+    retention_series(&flows, 1).pop().unwrap_or_else(|| {
+        Retention::from_parts(Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
+    })
+}
+
+/// Highest health score.
+pub const MAX_HEALTH_SCORE: u32 = 100;
+
+/// Checks an account's figures; problems name the input field they concern.
+pub fn check_account(
+    arr: Decimal,
+    health_score: Option<Decimal>,
+    started_on: Option<NaiveDate>,
+    renews_on: Option<NaiveDate>,
+) -> Vec<(&'static str, crate::Invalid)> {
+    let mut problems = Vec::new();
+    if arr < Decimal::ZERO {
+        problems.push(("arr", crate::Invalid::new("must not be negative")));
+    }
+    if let Some(h) = health_score
+        && (h < Decimal::ZERO || h > Decimal::from(MAX_HEALTH_SCORE))
     {
-        match m.kind {
-            MovementKind::Expansion | MovementKind::New => expansion += m.amount,
-            MovementKind::Contraction => contraction += m.amount,
-            MovementKind::Churn => churn += m.amount,
-        }
+        problems.push((
+            "healthScore",
+            crate::Invalid::new(format!("must be between 0 and {MAX_HEALTH_SCORE}")),
+        ));
     }
-    if starting.is_zero() {
-        return Retention {
-            starting,
-            expansion,
-            contraction,
-            churn,
-            nrr: None,
-            grr: None,
-            reason: Some("no account was paying at the start of the period".to_owned()),
-        };
+    if let (Some(start), Some(renewal)) = (started_on, renews_on)
+        && renewal < start
+    {
+        problems.push((
+            "renewsOn",
+            crate::Invalid::new(format!("is before the start date {start}")),
+        ));
     }
-    Retention {
-        nrr: Some(((starting + expansion - contraction - churn) / starting).normalize()),
-        grr: Some(((starting - contraction - churn) / starting).normalize()),
-        starting,
-        expansion,
-        contraction,
-        churn,
-        reason: None,
+    problems
+}
+
+/// Checks an MRR movement's size: positive, the kind saying which way it went.
+pub fn check_movement_amount(amount: Decimal) -> Result<(), crate::Invalid> {
+    if amount <= Decimal::ZERO {
+        return Err(crate::Invalid::new(
+            "must be above zero; the kind says whether MRR went up or down",
+        ));
     }
+    Ok(())
 }
 
 /// An account as ARR exposure sees it.
@@ -158,6 +284,14 @@ pub struct Exposure<S: Ord> {
     pub by_window: BTreeMap<(Risk, u32), Decimal>,
 }
 
+/// Whether an account renews within `days` days of `as_of` (both ends included).
+pub fn renews_within(renewal: Option<NaiveDate>, as_of: NaiveDate, days: u32) -> bool {
+    renewal.is_some_and(|r| {
+        let ahead = (r - as_of).num_days();
+        ahead >= 0 && ahead <= i64::from(days)
+    })
+}
+
 /// Totals ARR exposure as of a date for renewal windows of `windows` days.
 pub fn exposure<K, S: Ord + Clone>(
     accounts: &[Exposed<K, S>],
@@ -174,12 +308,9 @@ pub fn exposure<K, S: Ord + Clone>(
         *out.by_segment
             .entry((a.risk, a.segment.clone()))
             .or_default() += a.arr;
-        if let Some(renewal) = a.renewal {
-            let days = (renewal - as_of).num_days();
-            for w in windows {
-                if days >= 0 && days <= i64::from(*w) {
-                    *out.by_window.entry((a.risk, *w)).or_default() += a.arr;
-                }
+        for w in windows {
+            if renews_within(a.renewal, as_of, *w) {
+                *out.by_window.entry((a.risk, *w)).or_default() += a.arr;
             }
         }
     }
@@ -251,6 +382,87 @@ mod tests {
         let r = retention(&movements, d(7, 1), d(9, 30));
         assert_eq!(r.nrr, None);
         assert!(r.reason.is_some());
+    }
+
+    /// Worked table, monthly series July - September 2026 (periods 0, 1, 2):
+    ///
+    /// | account | before July | July          | August           | September     |
+    /// |---------|-------------|---------------|------------------|---------------|
+    /// | A       | NEW 1,000   | EXPANSION 100 |                  | CHURN 1,100   |
+    /// | B       | NEW 500     |               | CONTRACTION 50   |               |
+    /// | C       |             | NEW 300       | EXPANSION 30     |               |
+    ///
+    /// July: starting 1,500 (A, B); exp 100 -> NRR 1,600/1,500, GRR 1
+    /// August: starting 1,100 + 500 + 300 = 1,900; exp 30 (C), contr 50 -> NRR 1,880/1,900,
+    ///         GRR 1,850/1,900
+    /// September: starting 1,100 + 450 + 330 = 1,880; churn 1,100 -> NRR = GRR = 780/1,880
+    #[test]
+    fn monthly_series_from_a_worked_table() {
+        use MovementKind::*;
+        let flow = |account, period, kind, amount| Flow {
+            account,
+            period,
+            kind,
+            amount,
+        };
+        let flows = vec![
+            flow("A", None, New, dec!(1000)),
+            flow("B", None, New, dec!(500)),
+            flow("A", Some(0), Expansion, dec!(100)),
+            flow("C", Some(0), New, dec!(300)),
+            flow("B", Some(1), Contraction, dec!(20)),
+            flow("B", Some(1), Contraction, dec!(30)),
+            flow("C", Some(1), Expansion, dec!(30)),
+            flow("A", Some(2), Churn, dec!(1100)),
+        ];
+        let s = retention_series(&flows, 3);
+        let parts: Vec<_> = s
+            .iter()
+            .map(|r| (r.starting, r.expansion, r.contraction, r.churn))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                (dec!(1500), dec!(100), dec!(0), dec!(0)),
+                (dec!(1900), dec!(30), dec!(50), dec!(0)),
+                (dec!(1880), dec!(0), dec!(0), dec!(1100)),
+            ]
+        );
+        assert_eq!(s[0].nrr, Some((dec!(1600) / dec!(1500)).normalize()));
+        assert_eq!(s[0].grr, Some(dec!(1)));
+        assert_eq!(s[1].grr, Some((dec!(1850) / dec!(1900)).normalize()));
+        assert_eq!(s[2].nrr, s[2].grr);
+        assert_eq!(s[2].nrr, Some((dec!(780) / dec!(1880)).normalize()));
+    }
+
+    #[test]
+    fn dates_fall_in_the_period_that_holds_them() {
+        let starts = [d(7, 1), d(8, 1), d(9, 1)];
+        assert_eq!(period_index(&starts, d(9, 30), d(6, 30)), Some(None));
+        assert_eq!(period_index(&starts, d(9, 30), d(7, 1)), Some(Some(0)));
+        assert_eq!(period_index(&starts, d(9, 30), d(8, 31)), Some(Some(1)));
+        assert_eq!(period_index(&starts, d(9, 30), d(9, 30)), Some(Some(2)));
+        assert_eq!(period_index(&starts, d(9, 30), d(10, 1)), None);
+    }
+
+    #[test]
+    fn account_and_movement_checks_name_the_field() {
+        let fields = |p: Vec<(&'static str, crate::Invalid)>| {
+            p.into_iter().map(|(f, _)| f).collect::<Vec<_>>()
+        };
+        assert!(check_account(dec!(0), Some(dec!(100)), Some(d(1, 1)), Some(d(1, 1))).is_empty());
+        assert_eq!(
+            fields(check_account(
+                dec!(-1),
+                Some(dec!(100.5)),
+                Some(d(2, 1)),
+                Some(d(1, 1))
+            )),
+            vec!["arr", "healthScore", "renewsOn"]
+        );
+        assert!(check_movement_amount(dec!(0.01)).is_ok());
+        assert!(check_movement_amount(dec!(0)).is_err());
+        assert!(check_movement_amount(dec!(-5)).is_err());
     }
 
     /// Worked table, as of 1 Oct 2026, windows 30/60/90 days:

@@ -17,6 +17,9 @@ mod m20261122_000002_people_scorecards;
 mod m20261122_000003_goals_okrs;
 mod m20261122_000004_incentives;
 mod m20261122_000005_governance;
+mod m20261122_000006_revenue_dashboards;
+mod m20261122_000007_sync;
+mod m20261122_000008_live;
 
 /// Runs Tandem's migrations in order.
 pub struct Migrator;
@@ -30,6 +33,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_goals_okrs::Migration),
             Box::new(m20261122_000004_incentives::Migration),
             Box::new(m20261122_000005_governance::Migration),
+            Box::new(m20261122_000006_revenue_dashboards::Migration),
+            Box::new(m20261122_000007_sync::Migration),
+            Box::new(m20261122_000008_live::Migration),
         ]
     }
 }

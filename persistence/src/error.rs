@@ -66,3 +66,58 @@ impl StoreError {
 
 /// Shorthand for repository results.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How many problems a refused batch lists before summarising the rest.
+const MAX_PROBLEMS: usize = 100;
+
+/// Collects a batch's problems up to [`MAX_PROBLEMS`], counting the rest.
+pub(crate) struct Problems {
+    root: &'static str,
+    listed: Vec<Problem>,
+    more: usize,
+}
+
+impl Problems {
+    /// Problems of the batch under the input field `root`.
+    pub(crate) fn new(root: &'static str) -> Self {
+        Self {
+            root,
+            listed: Vec::new(),
+            more: 0,
+        }
+    }
+
+    /// Notes a problem at `path`.
+    pub(crate) fn push(&mut self, path: String, message: String) {
+        if self.listed.len() < MAX_PROBLEMS {
+            self.listed.push(Problem::new(path, message));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// `Ok` when nothing was noted; otherwise every problem, with a count of those not listed.
+    pub(crate) fn into_result(mut self) -> StoreResult<()> {
+        if self.listed.is_empty() {
+            return Ok(());
+        }
+        if self.more > 0 {
+            self.listed.push(Problem::new(
+                self.root,
+                format!("{} more problems not listed", self.more),
+            ));
+        }
+        Err(StoreError::Invalid(self.listed))
+    }
+}
+
+/// A stored value the code cannot read back (a column holding an unknown enum name, say).
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(DbErr::Type(format!("stored {what} is invalid")))
+}
+
+/// The distinct values of an iterator, in first-seen order.
+pub(crate) fn distinct<T: Copy + Eq + std::hash::Hash>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|i| seen.insert(*i)).collect()
+}

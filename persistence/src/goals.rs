@@ -178,8 +178,8 @@ fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
 }
 
 impl Tenant {
-    /// Lists goals by period start, then title.
-    pub async fn goals(&self, filter: &GoalFilter, page: Page) -> StoreResult<Slice<Goal>> {
+    /// The organization's goals narrowed by `filter`, unordered.
+    pub(crate) fn goal_query(&self, filter: &GoalFilter) -> sea_orm::Select<goals::Entity> {
         let mut query = goals::Entity::find().filter(goals::Column::OrgId.eq(self.org_id));
         if let Some((from, to)) = filter.period {
             query = query
@@ -201,7 +201,13 @@ impl Tenant {
         if filter.top_level_only {
             query = query.filter(goals::Column::ParentId.is_null());
         }
-        let query = query
+        query
+    }
+
+    /// Lists goals by period start, then title.
+    pub async fn goals(&self, filter: &GoalFilter, page: Page) -> StoreResult<Slice<Goal>> {
+        let query = self
+            .goal_query(filter)
             .order_by_asc(goals::Column::PeriodStart)
             .order_by_asc(goals::Column::Title)
             .order_by_asc(goals::Column::Id);
@@ -618,6 +624,18 @@ impl Tenant {
         goal_links::Entity::delete_by_id((self.org_id, low, high))
             .exec(&txn)
             .await?;
+        let link = format!("{low}:{high}");
+        crate::sync::bury(
+            &txn,
+            self.org_id,
+            actor,
+            vec![crate::sync::Removal {
+                dataset: "goal_links",
+                entity_id: link.clone(),
+                natural_key: link,
+            }],
+        )
+        .await?;
         audit::record(
             &txn,
             self.org_id,

@@ -19,7 +19,7 @@ use crate::entities::{
     review_sessions, scorecards, session_attendees, session_goals, session_scorecards,
     trade_off_rules,
 };
-use crate::error::{Problem, StoreError, StoreResult};
+use crate::error::{Problem, StoreError, StoreResult, corrupt};
 use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// A review forum.
@@ -180,10 +180,6 @@ pub struct NewDecision {
     pub decided_on: NaiveDate,
     /// Rules applied.
     pub rule_ids: Vec<Uuid>,
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Database(sea_orm::DbErr::Type(format!("stored {what} is invalid")))
 }
 
 /// Adds a problem at `field[i]` for every wanted id the organization does not have.

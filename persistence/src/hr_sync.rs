@@ -22,6 +22,7 @@ use crate::scorecards::{
     scorecard_json,
 };
 use crate::store::{Actor, Tenant};
+use crate::sync::Removal;
 
 const CHUNK: usize = 500;
 /// How many changed records a sync outcome lists by name.
@@ -614,6 +615,7 @@ impl Tenant {
 
         let mut people_writes: HashMap<Uuid, people::ActiveModel> = HashMap::new();
         let mut role_replacements: Vec<(Uuid, BTreeSet<Uuid>)> = Vec::new();
+        let mut removals: Vec<Removal> = Vec::new();
         // Stored people whose subject changes: their old subject is released before any row
         // is written, so subjects can move between people within one sync (a swap, or one
         // person taking over another's) without tripping the unique index row by row.
@@ -694,6 +696,20 @@ impl Tenant {
                 before,
                 after: Some(after),
             });
+            for gone in old_roles.difference(&roles) {
+                removals.push(Removal {
+                    dataset: "person_roles",
+                    entity_id: format!("{id}:{gone}"),
+                    natural_key: format!("{ext}:{}", role_key_of.get(gone).copied().unwrap_or("")),
+                });
+            }
+            if person_by_ext.get(ext).is_some_and(|old| old.active) && !row.active {
+                removals.push(Removal {
+                    dataset: "people",
+                    entity_id: id.to_string(),
+                    natural_key: ext.to_owned(),
+                });
+            }
             if old_roles != roles {
                 role_replacements.push((id, roles));
             }
@@ -715,6 +731,11 @@ impl Tenant {
                     entity_id: old.id.to_string(),
                     before: Some(json!({ "externalId": old.external_id, "active": true })),
                     after: Some(json!({ "externalId": old.external_id, "active": false })),
+                });
+                removals.push(Removal {
+                    dataset: "people",
+                    entity_id: old.id.to_string(),
+                    natural_key: old.external_id.clone(),
                 });
                 deactivate.push(old.id);
             }
@@ -894,7 +915,8 @@ impl Tenant {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        replace_items(&txn, org, &item_replacements).await?;
+        replace_items(&txn, org, actor, &item_replacements).await?;
+        crate::sync::bury(&txn, org, actor, removals).await?;
         audit::record_all(&txn, org, actor, changes).await?;
         txn.commit().await?;
         Ok(outcome)

@@ -5,10 +5,13 @@
 //! organization, so no caller can forget the tenant filter.
 
 mod audit;
+mod dashboards;
 mod decimal;
 mod dimensions;
 mod entities;
 mod error;
+mod events;
+mod export;
 mod goals;
 mod governance;
 mod hr_sync;
@@ -18,13 +21,19 @@ mod observations;
 mod okrs;
 mod organizations;
 mod people;
+mod revenue;
+mod scorecard_statuses;
 mod scorecards;
 mod store;
+mod sync;
 
 pub use audit::{AuditEvent, AuditFilter};
+pub use dashboards::{Dashboard, DashboardContent, MetricEdge};
 pub use decimal::ExactDecimal;
 pub use dimensions::{JourneyStage, NewSegment, NewStage, Segment, SegmentPatch, StagePatch};
 pub use error::{Problem, StoreError, StoreResult};
+pub use events::{CHANNEL as EVENT_CHANNEL, Event, EventBus, TenantEvents};
+pub use export::{Access, DATASETS, Dataset, ExportRow, ExportValue, Field, FieldKind, dataset};
 pub use goals::{Goal, GoalFilter, GoalLink, GoalPatch, NewGoal, Ownership};
 pub use governance::{
     Assessment, Decision, Forum, Guard, NewDecision, NewSession, ReviewSession, TradeOffRule,
@@ -41,7 +50,12 @@ pub use observations::{NewObservation, Observation, ObservationFilter, RecordOut
 pub use okrs::{CheckIn, KeyResult, NewKeyResult, NewObjective, Objective};
 pub use organizations::Organization;
 pub use people::{JobRole, Person, PersonFilter, Team};
+pub use revenue::{
+    Account, AccountFilter, MovementFilter, NewAccount, NewMovement, RevenueMovement,
+};
+pub use scorecard_statuses::{StatusChange, StatusReading, StatusUpdate};
 pub use scorecards::{
     NewItem, NewScorecard, OrgSettings, Owner, Scorecard, ScorecardItem, ScorecardPatch,
 };
-pub use store::{Actor, MigrationState, Page, Slice, Store, Tenant};
+pub use store::{Actor, MigrationState, Page, PoolStatus, Slice, Store, Tenant};
+pub use sync::{SyncCursor, SyncSlice, SyncWindow, TOMBSTONE_DATASETS, Tombstone};

@@ -1,14 +1,15 @@
 //! The metric glossary: definitions, their life cycle, and every version of them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Value as Json, json};
+use tandem_domain::formula::{self, Formula, FormulaError};
 use tandem_domain::metrics::{
     self as rules, MetricDefinition, MetricKey, MetricPatch, MetricStatus, Unit, UnitKind,
 };
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Change};
 use crate::entities::{metric_versions, metrics as row};
-use crate::error::{StoreError, StoreResult};
+use crate::error::{Problem, StoreError, StoreResult};
 use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// A metric in the glossary.
@@ -166,6 +167,66 @@ enum Transition<'a> {
 }
 
 impl Tenant {
+    /// Refuses a formula that does not parse, reads unknown keys, or closes a circle of
+    /// formula metrics; the message names the position in the formula.
+    async fn check_formula(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        def: &MetricDefinition,
+    ) -> StoreResult<()> {
+        let Some(source) = &def.formula else {
+            return Ok(());
+        };
+        let invalid =
+            |e: FormulaError| StoreError::Invalid(vec![Problem::new("formula", e.to_string())]);
+        let parsed = Formula::parse(source).map_err(invalid)?;
+        let glossary: Vec<(String, Option<String>)> = row::Entity::find()
+            .select_only()
+            .column(row::Column::Key)
+            .column(row::Column::Formula)
+            .filter(row::Column::OrgId.eq(self.org_id))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let mut known = BTreeSet::new();
+        let mut formulas = BTreeMap::new();
+        for (key, formula) in glossary {
+            let Ok(key) = MetricKey::parse(&key) else {
+                continue;
+            };
+            if let Some(refs) = formula
+                .as_deref()
+                .and_then(|f| Formula::parse(f).ok())
+                .map(|f| f.references())
+                && key != def.key
+            {
+                formulas.insert(key.clone(), refs);
+            }
+            known.insert(key);
+        }
+        formula::check_definition(&def.key, &parsed, &known, &formulas).map_err(invalid)
+    }
+
+    /// Metrics by key; unknown keys are left out.
+    pub async fn metrics_by_keys(
+        &self,
+        keys: &[MetricKey],
+    ) -> StoreResult<HashMap<MetricKey, Metric>> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let rows = row::Entity::find()
+                .filter(row::Column::OrgId.eq(self.org_id))
+                .filter(row::Column::Key.is_in(chunk.iter().map(MetricKey::as_str)))
+                .all(self.db())
+                .await?;
+            for r in rows {
+                let metric = Metric::try_from(r)?;
+                out.insert(metric.definition.key.clone(), metric);
+            }
+        }
+        Ok(out)
+    }
+
     /// Lists metrics by key.
     pub async fn metrics(&self, filter: &MetricFilter, page: Page) -> StoreResult<Slice<Metric>> {
         let mut query = row::Entity::find().filter(row::Column::OrgId.eq(self.org_id));
@@ -236,6 +297,7 @@ impl Tenant {
     /// Adds a metric to the glossary as a draft, version 1.
     pub async fn define_metric(&self, actor: &Actor, def: MetricDefinition) -> StoreResult<Metric> {
         let txn = self.store.begin_write().await?;
+        self.check_formula(&txn, &def).await?;
         let now = Utc::now();
         let mut active = row::ActiveModel {
             org_id: Set(self.org_id),
@@ -337,7 +399,11 @@ impl Tenant {
         let (definition, status, change) = match transition {
             Transition::Update(patch) => {
                 rules::ensure_editable(before.status).map_err(conflict)?;
-                (before.definition.apply(patch), before.status, "UPDATED")
+                let definition = before.definition.apply(patch);
+                if definition.formula != before.definition.formula {
+                    self.check_formula(&txn, &definition).await?;
+                }
+                (definition, before.status, "UPDATED")
             }
             Transition::Approve => (
                 before.definition.clone(),
@@ -362,6 +428,19 @@ impl Tenant {
             active.updated_by = Set(actor.as_str().to_owned());
             active.updated_at = Set(Utc::now());
             let metric = Metric::try_from(active.update(&txn).await?)?;
+            if change == "RETIRED" {
+                crate::sync::bury(
+                    &txn,
+                    self.org_id,
+                    actor,
+                    vec![crate::sync::Removal {
+                        dataset: "metrics",
+                        entity_id: metric.id.to_string(),
+                        natural_key: metric.definition.key.as_str().to_owned(),
+                    }],
+                )
+                .await?;
+            }
             self.write_version(
                 &txn,
                 actor,

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use tandem_domain::metrics::{self as rules, MetricKey, MetricStatus, Perspective};
 use tandem_domain::periods::{DateRange, Granularity, Period};
@@ -17,14 +17,13 @@ use uuid::Uuid;
 use crate::audit::{self, Change};
 use crate::decimal::ExactDecimal;
 use crate::entities::{metrics as metric_row, observations as row};
-use crate::error::{Problem, StoreError, StoreResult};
+use crate::error::{Problems, StoreError, StoreResult, distinct};
+use crate::events::Event;
 use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
 /// Largest number of rows sent in one SQL statement; keeps bind parameters well under every
 /// backend's limit.
 const CHUNK: usize = 500;
-/// How many problems a refused batch lists before summarising the rest.
-const MAX_PROBLEMS: usize = 100;
 
 /// One value to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +43,7 @@ pub struct NewObservation {
 }
 
 /// What a bulk write did, or would do in a dry run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordOutcome {
     /// Rows whose natural key was new.
     pub created: u64,
@@ -52,6 +51,9 @@ pub struct RecordOutcome {
     pub updated: u64,
     /// Rows already recorded exactly so.
     pub unchanged: u64,
+    /// The distinct (metric, period) pairs whose values were created or changed, so that
+    /// what depends on them (scorecard statuses) can be brought up to date.
+    pub touched: Vec<(Uuid, Period)>,
 }
 
 /// A recorded value.
@@ -147,36 +149,6 @@ impl Resolved<'_> {
     }
 }
 
-/// Collects problems up to [`MAX_PROBLEMS`], counting the rest.
-#[derive(Default)]
-struct Problems {
-    listed: Vec<Problem>,
-    more: usize,
-}
-
-impl Problems {
-    fn push(&mut self, path: String, message: String) {
-        if self.listed.len() < MAX_PROBLEMS {
-            self.listed.push(Problem::new(path, message));
-        } else {
-            self.more += 1;
-        }
-    }
-
-    fn into_result(mut self) -> StoreResult<()> {
-        if self.listed.is_empty() {
-            return Ok(());
-        }
-        if self.more > 0 {
-            self.listed.push(Problem::new(
-                "observations",
-                format!("{} more problems not listed", self.more),
-            ));
-        }
-        Err(StoreError::Invalid(self.listed))
-    }
-}
-
 impl Tenant {
     /// Records a batch of observations in one transaction: all or nothing, idempotent on
     /// (metric, period, segment, stage). Unknown keys, retired metrics and duplicate natural
@@ -218,7 +190,7 @@ impl Tenant {
             stages.extend(self.stage_ids_by_key(&txn, chunk).await?);
         }
 
-        let mut problems = Problems::default();
+        let mut problems = Problems::new("observations");
         let mut forbidden: Vec<String> = Vec::new();
         let mut resolved: Vec<Resolved<'_>> = Vec::with_capacity(rows.len());
         let mut seen: HashMap<(Uuid, NaiveDate, Granularity, String), usize> = HashMap::new();
@@ -326,6 +298,8 @@ impl Tenant {
         let now = Utc::now();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
+        let mut written_ids = Vec::new();
+        let mut touched = HashSet::new();
         for r in &resolved {
             let key = r.natural_key();
             let source = r.row.source.clone();
@@ -344,6 +318,10 @@ impl Tenant {
                     Uuid::now_v7()
                 }
             };
+            written_ids.push(id);
+            if touched.insert((r.metric_id, r.row.period)) {
+                outcome.touched.push((r.metric_id, r.row.period));
+            }
             let after = json!({
                 "metricKey": r.row.metric_key.as_str(),
                 "granularity": r.row.period.granularity().as_str(),
@@ -405,16 +383,27 @@ impl Tenant {
                 .await?;
         }
         audit::record_all(&txn, self.org_id, actor, changes).await?;
+        let staged = self
+            .store
+            .events()
+            .stage(
+                &txn,
+                vec![Event::ObservationsRecorded {
+                    org: self.org_id,
+                    ids: written_ids,
+                }],
+            )
+            .await?;
         txn.commit().await?;
+        staged.committed();
         Ok(outcome)
     }
 
-    /// Lists observations by period, then metric, then id.
-    pub async fn observations(
+    /// The organization's observations narrowed by `filter`, unordered.
+    pub(crate) fn observation_query(
         &self,
         filter: &ObservationFilter,
-        page: Page,
-    ) -> StoreResult<Slice<Observation>> {
+    ) -> sea_orm::Select<row::Entity> {
         let mut query = row::Entity::find().filter(row::Column::OrgId.eq(self.org_id));
         if let Some(metric_id) = filter.metric_id {
             query = query.filter(row::Column::MetricId.eq(metric_id));
@@ -434,7 +423,17 @@ impl Tenant {
         if let Some(stage_id) = filter.stage_id {
             query = query.filter(row::Column::StageId.eq(stage_id));
         }
-        let query = query
+        query
+    }
+
+    /// Lists observations by period, then metric, then id.
+    pub async fn observations(
+        &self,
+        filter: &ObservationFilter,
+        page: Page,
+    ) -> StoreResult<Slice<Observation>> {
+        let query = self
+            .observation_query(filter)
             .order_by_asc(row::Column::PeriodStart)
             .order_by_asc(row::Column::MetricId)
             .order_by_asc(row::Column::Id);
@@ -452,7 +451,26 @@ impl Tenant {
             .transpose()
     }
 
+    /// Observations by id, ordered by period, then metric, then id; ids not in the
+    /// organization are left out.
+    pub async fn observations_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Observation>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            for m in row::Entity::find()
+                .filter(row::Column::OrgId.eq(self.org_id))
+                .filter(row::Column::Id.is_in(chunk.iter().copied()))
+                .all(self.db())
+                .await?
+            {
+                found.push(Observation::try_from(m)?);
+            }
+        }
+        found.sort_by_key(|o| (o.period.start(), o.metric_id, o.id));
+        Ok(found)
+    }
+
     /// Every recorded value of the given metrics whose period starts within `range`, by metric.
+    /// Reads only the columns roll-ups need.
     pub async fn observation_facts_for(
         &self,
         metric_ids: &[Uuid],
@@ -461,14 +479,31 @@ impl Tenant {
         let mut by_metric: HashMap<Uuid, Vec<Fact<Uuid>>> = HashMap::new();
         for chunk in metric_ids.chunks(CHUNK) {
             let rows = row::Entity::find()
+                .select_only()
+                .column(row::Column::MetricId)
+                .column(row::Column::Granularity)
+                .column(row::Column::PeriodStart)
+                .column(row::Column::SegmentId)
+                .column(row::Column::StageId)
+                .column(row::Column::Value)
                 .filter(row::Column::OrgId.eq(self.org_id))
                 .filter(row::Column::MetricId.is_in(chunk.iter().copied()))
                 .filter(row::Column::PeriodStart.between(range.from(), range.to()))
+                .into_model::<FactRow>()
                 .all(self.db())
                 .await?;
-            for m in &rows {
+            for m in rows {
+                let granularity: Granularity =
+                    m.granularity.parse().map_err(|e: tandem_domain::Invalid| {
+                        StoreError::Database(sea_orm::DbErr::Type(format!(
+                            "stored granularity: {e}"
+                        )))
+                    })?;
+                let period = Period::new(m.period_start, granularity).map_err(|e| {
+                    StoreError::Database(sea_orm::DbErr::Type(format!("stored period: {e}")))
+                })?;
                 by_metric.entry(m.metric_id).or_default().push(Fact {
-                    period: period_of(m)?,
+                    period,
                     segment: m.segment_id,
                     stage: m.stage_id,
                     value: m.value.0,
@@ -503,8 +538,13 @@ impl Tenant {
     }
 }
 
-/// The distinct values of an iterator, in first-seen order.
-fn distinct<T: Copy + Eq + std::hash::Hash>(items: impl Iterator<Item = T>) -> Vec<T> {
-    let mut seen = HashSet::new();
-    items.filter(|i| seen.insert(*i)).collect()
+/// The columns a roll-up reads.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct FactRow {
+    metric_id: Uuid,
+    granularity: String,
+    period_start: NaiveDate,
+    segment_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+    value: ExactDecimal,
 }

@@ -19,7 +19,8 @@ use crate::decimal::ExactDecimal;
 use crate::entities::{
     check_ins, goals, key_results, metrics, objectives, observations, people, segments, teams,
 };
-use crate::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult, corrupt};
+use crate::events::Event;
 use crate::goals::Ownership;
 use crate::store::{Actor, Page, Slice, Tenant, paginate};
 
@@ -118,10 +119,6 @@ pub struct NewKeyResult {
     pub segment_key: Option<String>,
     /// Owner.
     pub owner_person_id: Option<Uuid>,
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Database(sea_orm::DbErr::Type(format!("stored {what} is invalid")))
 }
 
 impl TryFrom<objectives::Model> for Objective {
@@ -597,7 +594,21 @@ impl Tenant {
             },
         )
         .await?;
+        let staged = self
+            .store
+            .events()
+            .stage(
+                &txn,
+                vec![Event::CheckInAdded {
+                    org: self.org_id,
+                    check_in: check_in.id,
+                    key_result: key_result_id,
+                    objective: kr.objective_id,
+                }],
+            )
+            .await?;
         txn.commit().await?;
+        staged.committed();
         Ok(check_in)
     }
 }

@@ -348,10 +348,26 @@ pub(crate) async fn resolve_items<C: ConnectionTrait>(
 pub(crate) async fn replace_items(
     txn: &DatabaseTransaction,
     org_id: Uuid,
+    actor: &Actor,
     replacements: &[(Uuid, &[ResolvedItem])],
 ) -> StoreResult<()> {
     let ids: Vec<Uuid> = replacements.iter().map(|(id, _)| *id).collect();
     for chunk in ids.chunks(CHUNK) {
+        // Every replaced item leaves a tombstone: its replacement has a new id.
+        let old = scorecard_items::Entity::find()
+            .filter(scorecard_items::Column::OrgId.eq(org_id))
+            .filter(scorecard_items::Column::ScorecardId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        let removals = old
+            .into_iter()
+            .map(|i| crate::sync::Removal {
+                dataset: "scorecard_items",
+                entity_id: i.id.to_string(),
+                natural_key: format!("{}:{}:{}", i.scorecard_id, i.metric_id, i.scope_key),
+            })
+            .collect();
+        crate::sync::bury(txn, org_id, actor, removals).await?;
         scorecard_items::Entity::delete_many()
             .filter(scorecard_items::Column::OrgId.eq(org_id))
             .filter(scorecard_items::Column::ScorecardId.is_in(chunk.iter().copied()))
@@ -521,7 +537,7 @@ impl Tenant {
                     StoreError::on_unique(e, "that role or team already has a scorecard")
                 })?,
         )?;
-        replace_items(&txn, self.org_id, &[(scorecard.id, &items)]).await?;
+        replace_items(&txn, self.org_id, actor, &[(scorecard.id, &items)]).await?;
         audit::record(
             &txn,
             self.org_id,
@@ -597,7 +613,7 @@ impl Tenant {
         let scorecard =
             Scorecard::try_from(sea_orm::ActiveModelTrait::update(active, &txn).await?)?;
         if patch.items.is_some() && !same_items(&old_items, &new_items) {
-            replace_items(&txn, self.org_id, &[(id, &new_items)]).await?;
+            replace_items(&txn, self.org_id, actor, &[(id, &new_items)]).await?;
         }
         audit::record(
             &txn,

@@ -13,6 +13,7 @@ use tandem_migrations::{MigrationStatus, Migrator, MigratorTrait};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
+use crate::events::EventBus;
 
 /// Who is making a change, as recorded in versions and the audit trail: the token's `sub`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,11 +166,30 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
+/// How busy the connection pool is, for operations dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open now (idle and in use).
+    pub size: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Connections the pool may open at most.
+    pub max: u32,
+}
+
+impl PoolStatus {
+    /// Connections running a statement or held by a transaction now.
+    pub fn in_use(&self) -> u32 {
+        self.size.saturating_sub(self.idle)
+    }
+}
+
 /// A connection pool to Tandem's database, SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     statements: Arc<AtomicU64>,
+    events: EventBus,
 }
 
 impl Store {
@@ -195,7 +215,17 @@ impl Store {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Self { db, statements })
+        let events = EventBus::new(db.get_database_backend(), url);
+        Ok(Self {
+            db,
+            statements,
+            events,
+        })
+    }
+
+    /// Where live events go: in-process on SQLite, `LISTEN`/`NOTIFY` on PostgreSQL.
+    pub fn events(&self) -> &EventBus {
+        &self.events
     }
 
     /// `sqlite` or `postgres`.
@@ -204,6 +234,26 @@ impl Store {
             DbBackend::Sqlite => "sqlite",
             DbBackend::Postgres => "postgres",
             _ => "other",
+        }
+    }
+
+    /// Open, idle and maximum connections of the pool right now.
+    pub fn pool_status(&self) -> PoolStatus {
+        fn status<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStatus {
+            PoolStatus {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => status(self.db.get_sqlite_connection_pool()),
+            DbBackend::Postgres => status(self.db.get_postgres_connection_pool()),
+            _ => PoolStatus {
+                size: 0,
+                idle: 0,
+                max: 0,
+            },
         }
     }
 

@@ -55,6 +55,12 @@ const COVERED: &[&str] = &[
     "logDecision",
     "updateDecision",
     "assessCapability",
+    "upsertAccounts",
+    "recordRevenueMovements",
+    "linkMetrics",
+    "unlinkMetrics",
+    "saveDashboard",
+    "deleteDashboard",
 ];
 
 /// The admin token's subject, the actor every checked event must carry.
@@ -451,7 +457,54 @@ on_both_backends!(
         )
         .await;
 
-        // 10. Every listed mutation was really called, and each left its own event.
+        // 10. Revenue, the metric tree and dashboards.
+        a.call(
+            "upsertAccounts",
+            "mutation($a: [AccountInput!]!) { upsertAccounts(input: { accounts: $a }) { created } }",
+            json!({ "a": [{ "externalId": "ACME-1", "name": "Acme Corp", "segmentKey": "enterprise",
+                "renewsOn": "2026-12-31", "arr": "120000", "healthScore": "40", "risk": "RED" }] }),
+        )
+        .await;
+        a.call(
+            "recordRevenueMovements",
+            "mutation($m: [RevenueMovementInput!]!) { recordRevenueMovements(input: { movements: $m }) { created } }",
+            json!({ "m": [{ "externalId": "EV-1", "accountExternalId": "ACME-1", "effectiveOn": "2026-01-01",
+                "kind": "NEW", "amount": "10000" }] }),
+        )
+        .await;
+        let link = json!({ "input": { "inputMetricKey": "csat", "outputMetricKey": "revenue" } });
+        a.call(
+            "linkMetrics",
+            "mutation($input: LinkMetricsInput!) { linkMetrics(input: $input) { edge { rationale } } }",
+            json!({ "input": { "inputMetricKey": "csat", "outputMetricKey": "revenue",
+                "rationale": "happy customers renew" } }),
+        )
+        .await;
+        a.call(
+            "unlinkMetrics",
+            "mutation($input: UnlinkMetricsInput!) { unlinkMetrics(input: $input) { removed } }",
+            link,
+        )
+        .await;
+        let dashboard = a
+            .call(
+                "saveDashboard",
+                "mutation($input: SaveDashboardInput!) { saveDashboard(input: $input) { dashboard { id } } }",
+                json!({ "input": { "name": "Revenue x CSAT", "visibility": "ORGANIZATION", "panels": [
+                    { "title": "Revenue", "metricKey": "revenue", "lastPeriods": 4, "granularity": "QUARTER" },
+                    { "title": "Revenue per CSAT point", "formula": "revenue / csat",
+                      "from": "2026-01-01", "to": "2026-12-31", "granularity": "QUARTER" }
+                ] } }),
+            )
+            .await;
+        a.call(
+            "deleteDashboard",
+            "mutation($id: ID!) { deleteDashboard(input: { id: $id }) { deletedId } }",
+            json!({ "id": id(&dashboard["dashboard"]["id"]) }),
+        )
+        .await;
+
+        // 11. Every listed mutation was really called, and each left its own event.
         let called: Vec<&str> = a.called.iter().map(String::as_str).collect();
         assert_eq!(called, COVERED, "COVERED and the calls made differ");
         assert!(
@@ -611,6 +664,51 @@ on_both_backends!(
         Some("input.ruleIds"),
     )
     .await;
+        let dry = dry_run(
+            &app,
+            "upsertAccounts dry run",
+            "mutation($a: [AccountInput!]!) { upsertAccounts(input: { accounts: $a, dryRun: true }) { created dryRun } }",
+            json!({ "a": [{ "externalId": "A-1", "name": "Acme", "arr": "1", "risk": "GREEN" }] }),
+        )
+        .await;
+        assert_eq!(dry["upsertAccounts"]["created"], 1);
+        refused(
+            &app,
+            "upsertAccounts with a negative ARR",
+            "mutation($a: [AccountInput!]!) { upsertAccounts(input: { accounts: $a }) { created } }",
+            json!({ "a": [{ "externalId": "A-1", "name": "Acme", "arr": "-1", "risk": "GREEN" }] }),
+            "BAD_USER_INPUT",
+            Some("input.accounts[0].arr"),
+        )
+        .await;
+        refused(
+            &app,
+            "recordRevenueMovements for an unknown account",
+            "mutation($m: [RevenueMovementInput!]!) { recordRevenueMovements(input: { movements: $m }) { created } }",
+            json!({ "m": [{ "externalId": "EV-1", "accountExternalId": "GHOST", "effectiveOn": "2026-01-01",
+                "kind": "NEW", "amount": "1" }] }),
+            "BAD_USER_INPUT",
+            Some("input.movements[0].accountExternalId"),
+        )
+        .await;
+        refused(
+            &app,
+            "linkMetrics of a metric into itself",
+            "mutation { linkMetrics(input: { inputMetricKey: \"csat\", outputMetricKey: \"csat\" }) { edge { rationale } } }",
+            json!({}),
+            "CONFLICT",
+            None,
+        )
+        .await;
+        refused(
+            &app,
+            "saveDashboard with a broken formula",
+            "mutation { saveDashboard(input: { name: \"x\", panels: [{ title: \"t\", formula: \"csat +\", lastPeriods: 1, granularity: MONTH }] }) { dashboard { id } } }",
+            json!({}),
+            "BAD_USER_INPUT",
+            Some("input.panels.0.formula"),
+        )
+        .await;
         refused(
         &app,
         "assessCapability at level 0",

@@ -1216,10 +1216,14 @@ on_both_backends!(
             "{dashboards:#}"
         );
         assert_eq!(dashboards["note"], "3 of 6 sessions in the last 365 days");
-        // NRR needs revenue data this server does not hold; culture has no platform figure.
+        // No revenue movements yet: NRR has no value but a reason; culture has no figure.
         let nrr = &row(&rows, "STRATEGY_NARRATIVE")["figure"];
-        assert_eq!(nrr["name"], "net revenue retention");
+        assert_eq!(nrr["name"], "net revenue retention, last 12 months");
         assert!(nrr["value"].is_null());
+        assert_eq!(
+            nrr["note"],
+            "no account was paying at the start of the period"
+        );
         assert!(row(&rows, "CULTURE_BEHAVIOURS")["figure"]["value"].is_null());
     }
 );
@@ -1413,5 +1417,57 @@ on_both_backends!(
         )
         .await;
         assert_eq!(stranger_decisions["decisions"]["totalCount"], 0);
+    }
+);
+
+on_both_backends!(
+    maturity_shows_twelve_month_nrr_from_revenue_movements,
+    |app: TestApp| async move {
+        let day = |ago: u64| {
+            (chrono::Utc::now().date_naive() - chrono::Days::new(ago))
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        app.ok(
+            "revops",
+            r#"mutation { upsertAccounts(input: { accounts: [
+                { externalId: "A", name: "Acme", arr: "12000", risk: GREEN },
+                { externalId: "B", name: "Beta", arr: "6000", risk: RED }] }) { created } }"#,
+            json!({}),
+        )
+        .await;
+        // A pays 1,000 and B 500 a year ago; A expands by 150, B churns 500 since:
+        // NRR = (1,500 + 150 - 500) / 1,500 = 1,150 / 1,500.
+        app.ok(
+            "finance",
+            "mutation($m: [RevenueMovementInput!]!) { recordRevenueMovements(input: { movements: $m }) { created } }",
+            json!({ "m": [
+                { "externalId": "e1", "accountExternalId": "A", "effectiveOn": day(500), "kind": "NEW", "amount": "1000" },
+                { "externalId": "e2", "accountExternalId": "B", "effectiveOn": day(450), "kind": "NEW", "amount": "500" },
+                { "externalId": "e3", "accountExternalId": "A", "effectiveOn": day(100), "kind": "EXPANSION", "amount": "150" },
+                { "externalId": "e4", "accountExternalId": "B", "effectiveOn": day(30), "kind": "CHURN", "amount": "500" }
+            ] }),
+        )
+        .await;
+        let data = app
+            .ok(
+                "executive",
+                "{ maturity { capability figure { name value note } } }",
+                json!({}),
+            )
+            .await;
+        let nrr = data["maturity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["capability"] == "STRATEGY_NARRATIVE")
+            .unwrap()["figure"]
+            .clone();
+        let want = (Decimal::from(1150) / Decimal::from(1500)).normalize();
+        assert_eq!(dec(&nrr["value"]), want, "{nrr:#}");
+        assert!(
+            nrr["note"].as_str().unwrap().contains("starting MRR 1500"),
+            "{nrr:#}"
+        );
     }
 );

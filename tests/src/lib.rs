@@ -85,6 +85,29 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Starts a server with the given limits.
 pub async fn spawn_app_with(backend: Backend, limits: Limits, max_body: usize) -> Option<TestApp> {
+    spawn(backend, limits, max_body, None).await
+}
+
+/// Starts a server whose `/metrics` requires `Authorization: Bearer <metrics_token>`.
+pub async fn spawn_app_with_metrics_token(
+    backend: Backend,
+    metrics_token: &str,
+) -> Option<TestApp> {
+    spawn(
+        backend,
+        Limits::default(),
+        8 * 1024 * 1024,
+        Some(metrics_token.to_owned()),
+    )
+    .await
+}
+
+async fn spawn(
+    backend: Backend,
+    limits: Limits,
+    max_body: usize,
+    metrics_token: Option<String>,
+) -> Option<TestApp> {
     let (url, dir, pg) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -117,7 +140,8 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits, max_body: usize) -
         .expect("create org");
     let verifier =
         Verifier::new(&KeySource::Secret(SECRET.to_vec()), None, None).expect("verifier");
-    let state = AppState::new(store.clone(), verifier, limits, max_body);
+    let state =
+        AppState::new(store.clone(), verifier, limits, max_body).with_metrics_token(metrics_token);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -118,3 +118,71 @@ mirror_enum! {
         Year,
     }
 }
+
+mirror_enum! {
+    /// An account's risk level.
+    Risk => tandem_domain::revenue::Risk {
+        /// Healthy.
+        Green,
+        /// Needs watching.
+        Amber,
+        /// At risk of churning or shrinking.
+        Red,
+    }
+}
+
+mirror_enum! {
+    /// What an MRR movement did.
+    MovementKind => tandem_domain::revenue::MovementKind {
+        /// A new account started paying.
+        New,
+        /// An existing account pays more.
+        Expansion,
+        /// An existing account pays less.
+        Contraction,
+        /// An account stopped paying.
+        Churn,
+    }
+}
+
+mirror_enum! {
+    /// How a front end is advised to draw a panel.
+    ChartHint => tandem_domain::dashboards::ChartHint {
+        /// A line per series.
+        Line,
+        /// Bars per bucket.
+        Bar,
+        /// Bars with segments or stages stacked.
+        StackedBar,
+        /// Filled area.
+        Area,
+        /// One headline number (the latest bucket).
+        Number,
+        /// A table of values.
+        Table,
+        /// A segment x stage grid coloured by value.
+        Heatmap,
+    }
+}
+
+mirror_enum! {
+    /// Who may read a dashboard.
+    Visibility => tandem_domain::dashboards::Visibility {
+        /// Its owner and administrators.
+        Private,
+        /// Everyone in the organization who may read metrics.
+        Organization,
+    }
+}
+
+mirror_enum! {
+    /// Which way a value moved from the previous period.
+    TrendDirection => tandem_domain::dashboards::TrendDirection {
+        /// It went up.
+        Up,
+        /// It went down.
+        Down,
+        /// It did not change.
+        Flat,
+    }
+}

@@ -8,8 +8,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tandem_domain::periods::{DateRange, Period};
 use tandem_domain::rollup::Fact;
 use tandem_persistence::{
-    AuditEvent, CheckIn, Goal, GoalLink, JobRole, JourneyStage, KeyResult, Metric, MetricVersion,
-    Objective, Observation, Person, Scorecard, ScorecardItem, Segment, Team, Tenant,
+    Account, AuditEvent, CheckIn, Goal, GoalLink, JobRole, JourneyStage, KeyResult, Metric,
+    MetricVersion, Objective, Observation, Person, Scorecard, ScorecardItem, Segment, Team, Tenant,
 };
 use uuid::Uuid;
 
@@ -72,6 +72,24 @@ impl Loader<Uuid> for StageLoader {
     }
 }
 
+/// Loads metrics by key.
+pub struct MetricByKeyLoader(Tenant);
+
+impl Loader<tandem_domain::metrics::MetricKey> for MetricByKeyLoader {
+    type Value = Metric;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[tandem_domain::metrics::MetricKey],
+    ) -> Result<HashMap<tandem_domain::metrics::MetricKey, Metric>, Self::Error> {
+        self.0
+            .metrics_by_keys(keys)
+            .await
+            .map_err(|e| Arc::new(e.into()))
+    }
+}
+
 /// Declares a loader that maps a batch of ids to values through one tenant method.
 macro_rules! id_loader {
     ($name:ident, $value:ty, $method:ident, $doc:literal) => {
@@ -90,6 +108,12 @@ macro_rules! id_loader {
 }
 
 id_loader!(PersonLoader, Person, people_by_ids, "Loads people by id.");
+id_loader!(
+    AccountLoader,
+    Account,
+    accounts_by_ids,
+    "Loads customer accounts by id."
+);
 id_loader!(TeamLoader, Team, teams_by_ids, "Loads teams by id.");
 id_loader!(
     JobRoleLoader,
@@ -269,6 +293,10 @@ pub struct Loaders {
     pub check_ins: DataLoader<CheckInsLoader, HashMapCache>,
     /// Latest observed values for metric key results.
     pub latest_values: DataLoader<LatestValueLoader, HashMapCache>,
+    /// Customer accounts by id.
+    pub accounts: DataLoader<AccountLoader, HashMapCache>,
+    /// Metrics by key.
+    pub metrics_by_key: DataLoader<MetricByKeyLoader, HashMapCache>,
 }
 
 /// Builds a cached loader over the tenant.
@@ -329,6 +357,8 @@ impl Loaders {
             key_results: cached(KeyResultLoader(tenant.clone())),
             check_ins: cached(CheckInsLoader(tenant.clone())),
             latest_values: cached(LatestValueLoader(tenant.clone())),
+            accounts: cached(AccountLoader(tenant.clone())),
+            metrics_by_key: cached(MetricByKeyLoader(tenant.clone())),
         }
     }
 

@@ -1,13 +1,14 @@
 //! The GraphQL schema: each area contributes its queries and mutations, merged here.
 
 pub mod enums;
+pub mod extensions;
 pub mod loaders;
 pub mod relay;
 pub mod scalars;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
+use async_graphql::{Context, ID, Interface, MergedObject, Object, Schema};
 use tandem_domain::access::Permission;
 use tandem_persistence::{Store, Tenant};
 
@@ -21,6 +22,7 @@ use crate::observations::{ObservationMutation, ObservationObject, ObservationQue
 use crate::organization::{OrganizationObject, OrganizationQuery};
 use crate::people::{JobRoleObject, PeopleMutation, PeopleQuery, PersonObject, TeamObject};
 use crate::scorecards::{ScorecardMutation, ScorecardObject, ScorecardQuery};
+use crate::sync::SyncQuery;
 use loaders::Loaders;
 use relay::decode_global_id;
 
@@ -37,6 +39,11 @@ pub struct Limits {
     pub default_page_size: u64,
     /// Most rows in one bulk write.
     pub max_batch_size: usize,
+    /// How old a change must be before incremental sync and exports hand it out, so that a
+    /// write still committing cannot land behind a cursor already given out.
+    pub sync_settle: std::time::Duration,
+    /// How long tombstones of removed rows are listed (and kept) for incremental sync.
+    pub tombstone_retention: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -47,6 +54,8 @@ impl Default for Limits {
             max_page_size: 500,
             default_page_size: 50,
             max_batch_size: 10_000,
+            sync_settle: std::time::Duration::from_secs(5),
+            tombstone_retention: std::time::Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -223,6 +232,12 @@ pub enum Node {
     Decision(crate::governance::DecisionObject),
     /// An incentive plan.
     IncentivePlan(crate::incentives::IncentivePlanObject),
+    /// A customer account.
+    Account(crate::revenue::AccountObject),
+    /// An MRR movement.
+    RevenueMovement(crate::revenue::RevenueMovementObject),
+    /// A saved dashboard.
+    Dashboard(crate::dashboards::DashboardObject),
 }
 
 /// Fetching any object by global id.
@@ -354,6 +369,20 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
                 .remove(&uuid)
                 .map(|p| Node::IncentivePlan(crate::incentives::IncentivePlanObject(p)))
         }
+        "Account" => l
+            .accounts
+            .load_one(uuid)
+            .await
+            .map_err(loaders::loader_error)?
+            .map(|a| Node::Account(crate::revenue::AccountObject(a))),
+        "RevenueMovement" => s
+            .tenant
+            .revenue_movement(uuid)
+            .await?
+            .map(|m| Node::RevenueMovement(crate::revenue::RevenueMovementObject(m))),
+        "Dashboard" => crate::dashboards::load_dashboard(s, uuid)
+            .await?
+            .map(Node::Dashboard),
         "AuditEvent" => {
             s.caller.require(Permission::ReadAudit)?;
             l.audit_event(uuid)
@@ -403,6 +432,10 @@ pub struct Query(
     GoalQuery,
     crate::incentives::IncentiveQuery,
     crate::governance::GovernanceQuery,
+    crate::revenue::RevenueQuery,
+    crate::insights::InsightQuery,
+    crate::dashboards::DashboardQuery,
+    SyncQuery,
 );
 
 /// Every mutation.
@@ -416,16 +449,37 @@ pub struct Mutation(
     GoalMutation,
     crate::incentives::IncentiveMutation,
     crate::governance::GovernanceMutation,
+    crate::revenue::RevenueMutation,
+    crate::insights::InsightMutation,
+    crate::dashboards::DashboardMutation,
 );
 
 /// The schema type.
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, crate::live::Subscription>;
 
-/// Builds the schema with its limits.
+/// How many automatic persisted queries the server remembers (least recently used go first).
+pub const PERSISTED_QUERY_CACHE_ENTRIES: usize = 1000;
+
+/// Builds the schema with its limits, subscriptions (fresh sessions per event), automatic
+/// persisted queries and the `cost` extension.
 pub fn build_schema(limits: Limits) -> ApiSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .data(limits)
-        .finish()
+    use async_graphql::extensions::apollo_persisted_queries::{
+        ApolloPersistedQueries, LruCacheStorage,
+    };
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        crate::live::Subscription,
+    )
+    .extension(crate::live::FreshSessions)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .data(limits)
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+        PERSISTED_QUERY_CACHE_ENTRIES,
+    )))
+    .extension(extensions::Cost)
+    .extension(extensions::Operations)
+    .extension(extensions::ErrorCodes)
+    .finish()
 }

@@ -3,7 +3,7 @@
 use async_graphql::{ID, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tandem_persistence::{Page, Slice};
+use tandem_persistence::{Page, Slice, SyncCursor, SyncSlice, SyncWindow};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -44,6 +44,104 @@ fn decode_cursor(cursor: &str, field: &str) -> Result<u64, ApiError> {
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|t| t.strip_prefix("cursor:").and_then(|n| n.parse().ok()))
         .ok_or_else(|| ApiError::bad_input(field, "not a cursor from this list"))
+}
+
+const SYNC_PREFIX: &str = "sync:";
+
+/// The opaque cursor of a row in a change-ordered list.
+pub fn sync_cursor(position: &SyncCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{SYNC_PREFIX}{}", position.encode()))
+}
+
+/// Reads a cursor of a change-ordered list; `None` when it is a cursor of a list in its
+/// default order. Used by the export endpoint too, so a saved cursor works in both.
+pub fn decode_sync_cursor(cursor: &str, field: &str) -> Result<Option<SyncCursor>, ApiError> {
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::bad_input(field, "not a cursor from this list"))?;
+    match text.strip_prefix(SYNC_PREFIX) {
+        None => Ok(None),
+        Some(rest) => SyncCursor::decode(rest)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_input(field, "not a cursor from this list")),
+    }
+}
+
+/// Arguments of a list read for incremental sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncArgs {
+    /// `updatedSince`: only rows changed at or after this time.
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// `first`.
+    pub first: Option<i32>,
+    /// `after`.
+    pub after: Option<String>,
+    /// `last`, refused in change order.
+    pub last: Option<i32>,
+    /// `before`, refused in change order.
+    pub before: Option<String>,
+}
+
+impl SyncArgs {
+    /// The change-ordered window these arguments ask for, or `None` when they ask for the
+    /// list's default order (no `updatedSince` and no change-order cursor) and `always` is off.
+    pub fn window(
+        &self,
+        limits: &crate::graphql::Limits,
+        always: bool,
+    ) -> Result<Option<SyncWindow>, ApiError> {
+        let after = self
+            .after
+            .as_deref()
+            .map(|c| decode_sync_cursor(c, "after"))
+            .transpose()?
+            .flatten();
+        if !always && self.updated_since.is_none() && after.is_none() {
+            return Ok(None);
+        }
+        if self.after.is_some() && after.is_none() {
+            return Err(ApiError::bad_input(
+                "after",
+                "this cursor is from the default order; in change order use the cursors it returns",
+            ));
+        }
+        if self.last.is_some() || self.before.is_some() {
+            return Err(ApiError::bad_input(
+                if self.last.is_some() {
+                    "last"
+                } else {
+                    "before"
+                },
+                "change-ordered lists page forward only: use `first` and `after`",
+            ));
+        }
+        let page = PageArgs::new(self.first, None, None, None)
+            .page(limits.max_page_size, limits.default_page_size)?;
+        let settle = chrono::Duration::from_std(limits.sync_settle).unwrap_or_default();
+        Ok(Some(SyncWindow {
+            since: self.updated_since,
+            after,
+            first: page.first.unwrap_or(limits.default_page_size),
+            until: chrono::Utc::now() - settle,
+        }))
+    }
+}
+
+/// Cursors and page info for a page of a change-ordered list.
+pub fn sync_page_parts<T>(slice: &SyncSlice<T>, window: &SyncWindow) -> (Vec<String>, PageInfo) {
+    let cursors: Vec<String> = slice.items.iter().map(|(c, _)| sync_cursor(c)).collect();
+    let info = PageInfo {
+        has_next_page: slice.has_next,
+        has_previous_page: window.after.is_some(),
+        start_cursor: cursors.first().cloned(),
+        end_cursor: cursors
+            .last()
+            .cloned()
+            .or_else(|| window.after.as_ref().map(sync_cursor)),
+    };
+    (cursors, info)
 }
 
 /// Relay page arguments as received.
@@ -174,7 +272,35 @@ macro_rules! connection {
         }
 
         impl $conn {
+            /// Builds the connection from a page of a change-ordered list.
+            #[allow(dead_code)]
+            pub fn from_sync<T>(
+                slice: tandem_persistence::SyncSlice<T>,
+                window: &tandem_persistence::SyncWindow,
+                to_node: impl Fn(T) -> $node,
+            ) -> Self {
+                let (cursors, page_info) = $crate::graphql::relay::sync_page_parts(&slice, window);
+                let total_count = i64::try_from(slice.total).unwrap_or(i64::MAX);
+                let nodes: Vec<$node> = slice
+                    .items
+                    .into_iter()
+                    .map(|(_, item)| to_node(item))
+                    .collect();
+                let edges = cursors
+                    .into_iter()
+                    .zip(nodes.iter().cloned())
+                    .map(|(cursor, node)| $edge { cursor, node })
+                    .collect();
+                Self {
+                    edges,
+                    nodes,
+                    page_info,
+                    total_count,
+                }
+            }
+
             /// Builds the connection from a slice of rows.
+            #[allow(dead_code)]
             pub fn from_slice<T>(
                 slice: tandem_persistence::Slice<T>,
                 to_node: impl Fn(T) -> $node,

@@ -1,7 +1,9 @@
 //! Table rows, private to the storage layer.
 
+pub mod accounts;
 pub mod audit_events;
 pub mod check_ins;
+pub mod dashboards;
 pub mod decision_rules;
 pub mod decisions;
 pub mod forum_members;
@@ -13,6 +15,7 @@ pub mod job_roles;
 pub mod journey_stages;
 pub mod key_results;
 pub mod maturity_assessments;
+pub mod metric_edges;
 pub mod metric_versions;
 pub mod metrics;
 pub mod objectives;
@@ -25,12 +28,15 @@ pub mod person_roles;
 pub mod plan_assignees;
 pub mod plan_components;
 pub mod plan_gates;
+pub mod revenue_movements;
 pub mod review_sessions;
 pub mod scorecard_items;
+pub mod scorecard_statuses;
 pub mod scorecards;
 pub mod segments;
 pub mod session_attendees;
 pub mod session_goals;
 pub mod session_scorecards;
 pub mod teams;
+pub mod tombstones;
 pub mod trade_off_rules;
