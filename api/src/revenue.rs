@@ -13,6 +13,7 @@ use tandem_domain::revenue::{self as rules, Exposed, Flow, Retention};
 use tandem_domain::segments::DimensionKey;
 use tandem_persistence::{
     Account, AccountFilter, Actor, MovementFilter, NewAccount, NewMovement, Page, RevenueMovement,
+    SegmentRetention, Tenant,
 };
 use uuid::Uuid;
 
@@ -623,33 +624,18 @@ impl RevenueQuery {
             Some(key) => Some(resolve_segment(&s.tenant, key, "input.segmentKey").await?),
             None => None,
         };
-        let starts: Vec<NaiveDate> = periods.iter().map(|p| p.0).collect();
-        let last_day = periods.last().map_or(range.to(), |p| p.1);
-        let flows = s
+        let groups = match s
             .tenant
-            .revenue_flows(&starts, last_day)
+            .ledger_retention(&periods)
             .await
-            .map_err(ApiError::from)?;
-        let segment_of = s.tenant.account_segments().await.map_err(ApiError::from)?;
-        let segment = |f: &Flow<Uuid>| segment_of.get(&f.account).copied().flatten();
-        let flows: Vec<Flow<Uuid>> = flows
-            .into_iter()
-            .filter(|f| only_segment.is_none() || segment(f) == only_segment)
-            .collect();
-
-        let mut groups: Vec<(Option<Uuid>, Vec<Retention>)> =
-            vec![(only_segment, rules::retention_series(&flows, periods.len()))];
-        if input.by_segment && only_segment.is_none() {
-            let mut by: BTreeMap<Uuid, Vec<Flow<Uuid>>> = BTreeMap::new();
-            for f in &flows {
-                if let Some(seg) = segment(f) {
-                    by.entry(seg).or_default().push(f.clone());
-                }
+            .map_err(ApiError::from)?
+        {
+            Some(parts) => retention_groups(&parts, periods.len(), only_segment, input.by_segment),
+            None => {
+                retention_from_movements(&s.tenant, &periods, only_segment, input.by_segment)
+                    .await?
             }
-            for (seg, fs) in by {
-                groups.push((Some(seg), rules::retention_series(&fs, periods.len())));
-            }
-        }
+        };
         s.loaders
             .prime_segments(groups.iter().filter_map(|g| g.0))
             .await?;
@@ -1033,4 +1019,91 @@ impl RevenueMutation {
             .map_err(ApiError::from)?;
         Ok(BulkWritePayload::from(outcome, input.dry_run))
     }
+}
+
+/// Retention figures per period, overall (or for `only_segment`) and, when asked, per
+/// segment, from ledger sums per period and segment. Sums add up across segments because each
+/// account counts by its own MRR at the period start.
+fn retention_groups(
+    parts: &[SegmentRetention],
+    periods: usize,
+    only_segment: Option<Uuid>,
+    by_segment: bool,
+) -> Vec<(Option<Uuid>, Vec<Retention>)> {
+    type Sums = [rust_decimal::Decimal; 4];
+    let add = |into: &mut Vec<Sums>, p: &SegmentRetention| {
+        if let Some(sums) = into.get_mut(p.period) {
+            sums[0] += p.starting;
+            sums[1] += p.expansion;
+            sums[2] += p.contraction;
+            sums[3] += p.churn;
+        }
+    };
+    let mut overall: Vec<Sums> = vec![Sums::default(); periods];
+    let mut segments: BTreeMap<Uuid, Vec<Sums>> = BTreeMap::new();
+    for p in parts {
+        if only_segment.is_some() && p.segment != only_segment {
+            continue;
+        }
+        add(&mut overall, p);
+        if let (Some(seg), true, None) = (p.segment, by_segment, only_segment) {
+            add(
+                segments
+                    .entry(seg)
+                    .or_insert_with(|| vec![Sums::default(); periods]),
+                p,
+            );
+        }
+    }
+    let figures = |sums: Vec<Sums>| {
+        sums.into_iter()
+            .map(|[starting, expansion, contraction, churn]| {
+                Retention::from_parts(starting, expansion, contraction, churn)
+            })
+            .collect()
+    };
+    let mut groups = vec![(only_segment, figures(overall))];
+    groups.extend(
+        segments
+            .into_iter()
+            .map(|(seg, sums)| (Some(seg), figures(sums))),
+    );
+    groups
+}
+
+/// Retention figures from the movements themselves, for periods that are not whole months.
+async fn retention_from_movements(
+    tenant: &Tenant,
+    periods: &[(NaiveDate, NaiveDate)],
+    only_segment: Option<Uuid>,
+    by_segment: bool,
+) -> ApiResult<Vec<(Option<Uuid>, Vec<Retention>)>> {
+    let starts: Vec<NaiveDate> = periods.iter().map(|p| p.0).collect();
+    let Some(last_day) = periods.last().map(|p| p.1) else {
+        return Ok(Vec::new());
+    };
+    let flows = tenant
+        .revenue_flows(&starts, last_day)
+        .await
+        .map_err(ApiError::from)?;
+    let segment_of = tenant.account_segments().await.map_err(ApiError::from)?;
+    let segment = |f: &Flow<Uuid>| segment_of.get(&f.account).copied().flatten();
+    let flows: Vec<Flow<Uuid>> = flows
+        .into_iter()
+        .filter(|f| only_segment.is_none() || segment(f) == only_segment)
+        .collect();
+    let mut groups: Vec<(Option<Uuid>, Vec<Retention>)> =
+        vec![(only_segment, rules::retention_series(&flows, periods.len()))];
+    if by_segment && only_segment.is_none() {
+        let mut by: BTreeMap<Uuid, Vec<Flow<Uuid>>> = BTreeMap::new();
+        for f in &flows {
+            if let Some(seg) = segment(f) {
+                by.entry(seg).or_default().push(f.clone());
+            }
+        }
+        for (seg, fs) in by {
+            groups.push((Some(seg), rules::retention_series(&fs, periods.len())));
+        }
+    }
+    Ok(groups)
 }

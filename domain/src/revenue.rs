@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::Decimal;
 
 use crate::metrics::named_enum;
@@ -211,6 +211,129 @@ pub fn retention<K: Clone + Eq + Hash>(
         .collect();
     retention_series(&flows, 1).pop().unwrap_or_else(|| {
         Retention::from_parts(Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
+    })
+}
+
+/// One account's MRR over one calendar month: what it paid at the start, what moved during the
+/// month, and what it paid at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerMonth {
+    /// First day of the month.
+    pub month: NaiveDate,
+    /// MRR at the start of the month (every earlier movement).
+    pub opening: Decimal,
+    /// NEW movements during the month.
+    pub new: Decimal,
+    /// EXPANSION movements during the month.
+    pub expansion: Decimal,
+    /// CONTRACTION movements during the month.
+    pub contraction: Decimal,
+    /// CHURN movements during the month.
+    pub churn: Decimal,
+    /// MRR at the end of the month.
+    pub closing: Decimal,
+}
+
+/// First day of the month holding `date`.
+pub fn month_of(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+/// One account's monthly ledger from its movements (any order): a month for every month from
+/// its first movement's to its last's, months without movements carrying the MRR over, so the
+/// MRR at the start of any month in that span is one row away. Empty without movements.
+pub fn monthly_ledger(movements: &[(NaiveDate, MovementKind, Decimal)]) -> Vec<LedgerMonth> {
+    let mut by_month: BTreeMap<NaiveDate, [Decimal; 4]> = BTreeMap::new();
+    for (on, kind, amount) in movements {
+        let sums = by_month.entry(month_of(*on)).or_default();
+        let slot = match kind {
+            MovementKind::New => 0,
+            MovementKind::Expansion => 1,
+            MovementKind::Contraction => 2,
+            MovementKind::Churn => 3,
+        };
+        sums[slot] += *amount;
+    }
+    let (Some(first), Some(last)) = (
+        by_month.keys().next().copied(),
+        by_month.keys().next_back().copied(),
+    ) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut opening = Decimal::ZERO;
+    let mut month = first;
+    while month <= last {
+        let [new, expansion, contraction, churn] =
+            by_month.get(&month).copied().unwrap_or_default();
+        let closing = opening + new + expansion - contraction - churn;
+        out.push(LedgerMonth {
+            month,
+            opening,
+            new,
+            expansion,
+            contraction,
+            churn,
+            closing,
+        });
+        opening = closing;
+        let Some(next) = month.checked_add_months(Months::new(1)) else {
+            break;
+        };
+        month = next;
+    }
+    out
+}
+
+/// The flows [`retention_series`] needs for one account, from its ledger months: its MRR at
+/// `first_start` (the first period's start, a month start) as a flow before the series, then
+/// the movements of each month in the period `period_of` names. `months` are the account's
+/// ledger months from `first_start` on, or, when it has none there, its last month before.
+pub fn ledger_flows<K: Clone>(
+    account: &K,
+    months: &[LedgerMonth],
+    first_start: NaiveDate,
+    period_of: impl Fn(NaiveDate) -> Option<usize>,
+) -> Vec<Flow<K>> {
+    let mut out = Vec::new();
+    let flow = |period, kind, amount| Flow {
+        account: account.clone(),
+        period,
+        kind,
+        amount,
+    };
+    let at_start = match months.iter().find(|m| m.month >= first_start) {
+        Some(m) => m.opening,
+        None => months.last().map_or(Decimal::ZERO, |m| m.closing),
+    };
+    if at_start > Decimal::ZERO {
+        out.push(flow(None, MovementKind::New, at_start));
+    } else if at_start < Decimal::ZERO {
+        out.push(flow(None, MovementKind::Churn, -at_start));
+    }
+    for m in months.iter().filter(|m| m.month >= first_start) {
+        let Some(period) = period_of(m.month) else {
+            continue;
+        };
+        for (kind, amount) in [
+            (MovementKind::New, m.new),
+            (MovementKind::Expansion, m.expansion),
+            (MovementKind::Contraction, m.contraction),
+            (MovementKind::Churn, m.churn),
+        ] {
+            if !amount.is_zero() {
+                out.push(flow(Some(period), kind, amount));
+            }
+        }
+    }
+    out
+}
+
+/// Whether periods given as `(start, end)` are whole calendar months or runs of them, so a
+/// monthly ledger can answer for them.
+pub fn whole_months(periods: &[(NaiveDate, NaiveDate)]) -> bool {
+    periods.iter().all(|(start, end)| {
+        start.day() == 1 && end.succ_opt().is_some_and(|next| next.day() == 1) && start <= end
     })
 }
 
@@ -498,5 +621,168 @@ mod tests {
         assert_eq!(e.by_window.get(&(Risk::Red, 60)), Some(&dec!(400000)));
         assert_eq!(e.by_window[&(Risk::Red, 90)], dec!(620000));
         assert_eq!(e.by_window[&(Risk::Green, 30)], dec!(50000));
+    }
+
+    /// Worked ledger: NEW 1,000 on 10 Jan and EXPANSION 200 on 20 Jan, nothing in February or
+    /// March, CONTRACTION 100 on 5 Apr.
+    ///
+    /// | month | opening | new   | expansion | contraction | closing |
+    /// |-------|---------|-------|-----------|-------------|---------|
+    /// | Jan   | 0       | 1,000 | 200       | 0           | 1,200   |
+    /// | Feb   | 1,200   | 0     | 0         | 0           | 1,200   |
+    /// | Mar   | 1,200   | 0     | 0         | 0           | 1,200   |
+    /// | Apr   | 1,200   | 0     | 0         | 100         | 1,100   |
+    #[test]
+    fn monthly_ledger_from_a_worked_table() {
+        use MovementKind::*;
+        let ledger = monthly_ledger(&[
+            (d(4, 5), Contraction, dec!(100)),
+            (d(1, 20), Expansion, dec!(200)),
+            (d(1, 10), New, dec!(1000)),
+        ]);
+        let rows: Vec<_> = ledger
+            .iter()
+            .map(|m| {
+                (
+                    m.month,
+                    m.opening,
+                    m.new,
+                    m.expansion,
+                    m.contraction,
+                    m.closing,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (d(1, 1), dec!(0), dec!(1000), dec!(200), dec!(0), dec!(1200)),
+                (d(2, 1), dec!(1200), dec!(0), dec!(0), dec!(0), dec!(1200)),
+                (d(3, 1), dec!(1200), dec!(0), dec!(0), dec!(0), dec!(1200)),
+                (d(4, 1), dec!(1200), dec!(0), dec!(0), dec!(100), dec!(1100)),
+            ]
+        );
+        assert!(monthly_ledger(&[]).is_empty());
+    }
+
+    #[test]
+    fn whole_months_needs_month_starts_and_month_ends() {
+        assert!(whole_months(&[(d(1, 1), d(1, 31)), (d(2, 1), d(4, 30))]));
+        assert!(whole_months(&[(d(2, 1), d(2, 28))]));
+        assert!(!whole_months(&[(d(1, 2), d(1, 31))]));
+        assert!(!whole_months(&[(d(1, 1), d(1, 30))]));
+        assert!(!whole_months(&[(d(1, 5), d(1, 11))]));
+    }
+
+    /// Retention read from monthly ledgers equals retention from the movements themselves, for
+    /// monthly, quarterly and yearly periods, over accounts that start, grow, shrink, churn and
+    /// come back at pseudo-random dates (2025-2026).
+    #[test]
+    fn ledger_flows_give_the_same_retention_as_movements() {
+        use MovementKind::*;
+        let mut seed: u64 = 42;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let base = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+        let mut movements: Vec<Movement<u32>> = Vec::new();
+        for account in 0..40u32 {
+            let mut on = base + chrono::Days::new(next(500));
+            let mut mrr = Decimal::ZERO;
+            for _ in 0..next(12) + 1 {
+                let amount = Decimal::from(next(900) + 1);
+                let kind = match (mrr.is_zero(), next(4)) {
+                    (true, _) => New,
+                    (false, 0) => Churn,
+                    (false, 1) => Contraction,
+                    _ => Expansion,
+                };
+                let amount = match kind {
+                    Churn => mrr,
+                    Contraction => amount.min(mrr),
+                    _ => amount,
+                };
+                mrr += signed(kind, amount);
+                movements.push(mv_of(account, on, kind, amount));
+                on = on + chrono::Days::new(next(90));
+            }
+        }
+        let day = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        let monthly: Vec<(NaiveDate, NaiveDate)> = (1..=12)
+            .map(|m| {
+                let start = day(2026, m, 1);
+                (
+                    start,
+                    start
+                        .checked_add_months(Months::new(1))
+                        .unwrap()
+                        .pred_opt()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        let quarterly = vec![
+            (day(2025, 4, 1), day(2025, 6, 30)),
+            (day(2025, 7, 1), day(2025, 9, 30)),
+            (day(2025, 10, 1), day(2025, 12, 31)),
+            (day(2026, 1, 1), day(2026, 3, 31)),
+        ];
+        let yearly = vec![(day(2025, 12, 1), day(2026, 11, 30))];
+        let late = vec![(day(2027, 6, 1), day(2027, 6, 30))];
+        for periods in [monthly, quarterly, yearly, late] {
+            assert!(whole_months(&periods));
+            let starts: Vec<NaiveDate> = periods.iter().map(|p| p.0).collect();
+            let last_day = periods.last().unwrap().1;
+            let from_movements: Vec<Flow<u32>> = movements
+                .iter()
+                .filter_map(|m| {
+                    Some(Flow {
+                        account: m.account,
+                        period: period_index(&starts, last_day, m.on)?,
+                        kind: m.kind,
+                        amount: m.amount,
+                    })
+                })
+                .collect();
+            let mut from_ledger = Vec::new();
+            for account in 0..40u32 {
+                let own: Vec<_> = movements
+                    .iter()
+                    .filter(|m| m.account == account)
+                    .map(|m| (m.on, m.kind, m.amount))
+                    .collect();
+                let ledger = monthly_ledger(&own);
+                let from = ledger.iter().position(|m| m.month >= starts[0]);
+                let months = match from {
+                    Some(i) => &ledger[i..],
+                    None => &ledger[ledger.len().saturating_sub(1)..],
+                };
+                let months: Vec<LedgerMonth> = months
+                    .iter()
+                    .filter(|m| m.month <= last_day)
+                    .cloned()
+                    .collect();
+                from_ledger.extend(ledger_flows(&account, &months, starts[0], |month| {
+                    period_index(&starts, last_day, month).flatten()
+                }));
+            }
+            assert_eq!(
+                retention_series(&from_ledger, periods.len()),
+                retention_series(&from_movements, periods.len()),
+                "periods {periods:?}"
+            );
+        }
+    }
+
+    fn mv_of(account: u32, on: NaiveDate, kind: MovementKind, amount: Decimal) -> Movement<u32> {
+        Movement {
+            account,
+            on,
+            kind,
+            amount,
+        }
     }
 }

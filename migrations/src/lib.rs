@@ -20,6 +20,8 @@ mod m20261122_000005_governance;
 mod m20261122_000006_revenue_dashboards;
 mod m20261122_000007_sync;
 mod m20261122_000008_live;
+mod m20261123_000009_mrr_ledger;
+mod m20261123_000010_observation_reads;
 
 /// Runs Tandem's migrations in order.
 pub struct Migrator;
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_revenue_dashboards::Migration),
             Box::new(m20261122_000007_sync::Migration),
             Box::new(m20261122_000008_live::Migration),
+            Box::new(m20261123_000009_mrr_ledger::Migration),
+            Box::new(m20261123_000010_observation_reads::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ mod governance;
 mod hr_sync;
 mod incentives;
 mod metrics;
+mod mrr_ledger;
 mod observations;
 mod okrs;
 mod organizations;
@@ -46,6 +47,7 @@ pub use incentives::{
     NewComponent, NewGate, NewPlan, Plan, PlanComponent, PlanDetails, PlanGate, Statement,
 };
 pub use metrics::{Metric, MetricFilter, MetricVersion};
+pub use mrr_ledger::SegmentRetention;
 pub use observations::{NewObservation, Observation, ObservationFilter, RecordOutcome};
 pub use okrs::{CheckIn, KeyResult, NewKeyResult, NewObjective, Objective};
 pub use organizations::Organization;

@@ -478,6 +478,7 @@ impl Tenant {
     ) -> StoreResult<HashMap<Uuid, Vec<Fact<Uuid>>>> {
         let mut by_metric: HashMap<Uuid, Vec<Fact<Uuid>>> = HashMap::new();
         for chunk in metric_ids.chunks(CHUNK) {
+            // Read by position: tens of thousands of rows come back at once.
             let rows = row::Entity::find()
                 .select_only()
                 .column(row::Column::MetricId)
@@ -489,24 +490,24 @@ impl Tenant {
                 .filter(row::Column::OrgId.eq(self.org_id))
                 .filter(row::Column::MetricId.is_in(chunk.iter().copied()))
                 .filter(row::Column::PeriodStart.between(range.from(), range.to()))
-                .into_model::<FactRow>()
+                .into_tuple::<FactRow>()
                 .all(self.db())
                 .await?;
-            for m in rows {
+            for (metric_id, granularity, period_start, segment, stage, value) in rows {
                 let granularity: Granularity =
-                    m.granularity.parse().map_err(|e: tandem_domain::Invalid| {
+                    granularity.parse().map_err(|e: tandem_domain::Invalid| {
                         StoreError::Database(sea_orm::DbErr::Type(format!(
                             "stored granularity: {e}"
                         )))
                     })?;
-                let period = Period::new(m.period_start, granularity).map_err(|e| {
+                let period = Period::new(period_start, granularity).map_err(|e| {
                     StoreError::Database(sea_orm::DbErr::Type(format!("stored period: {e}")))
                 })?;
-                by_metric.entry(m.metric_id).or_default().push(Fact {
+                by_metric.entry(metric_id).or_default().push(Fact {
                     period,
-                    segment: m.segment_id,
-                    stage: m.stage_id,
-                    value: m.value.0,
+                    segment,
+                    stage,
+                    value: value.0,
                 });
             }
         }
@@ -538,13 +539,12 @@ impl Tenant {
     }
 }
 
-/// The columns a roll-up reads.
-#[derive(Debug, sea_orm::FromQueryResult)]
-struct FactRow {
-    metric_id: Uuid,
-    granularity: String,
-    period_start: NaiveDate,
-    segment_id: Option<Uuid>,
-    stage_id: Option<Uuid>,
-    value: ExactDecimal,
-}
+/// The columns a roll-up reads: metric, granularity, period start, segment, stage, value.
+type FactRow = (
+    Uuid,
+    String,
+    NaiveDate,
+    Option<Uuid>,
+    Option<Uuid>,
+    ExactDecimal,
+);

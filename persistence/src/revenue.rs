@@ -291,6 +291,8 @@ impl Tenant {
         let mut outcome = RecordOutcome::default();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
+        // Accounts that change segment take their MRR ledger along.
+        let mut moves = Vec::new();
         for row in rows {
             let segment_id = row
                 .segment
@@ -312,6 +314,9 @@ impl Tenant {
                 }
                 Some(p) => {
                     outcome.updated += 1;
+                    if p.segment_id != segment_id {
+                        moves.push((p.id, segment_id));
+                    }
                     (p.id, p.created_at)
                 }
                 None => {
@@ -373,6 +378,7 @@ impl Tenant {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        crate::mrr_ledger::move_segments(&txn, self.org_id, &moves).await?;
         audit::record_all(&txn, self.org_id, actor, changes).await?;
         txn.commit().await?;
         Ok(outcome)
@@ -436,6 +442,9 @@ impl Tenant {
         let mut outcome = RecordOutcome::default();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
+        // Accounts whose monthly ledger the writes change (a correction may move a movement
+        // from one account to another).
+        let mut touched = Vec::new();
         for row in rows {
             let account_id = accounts.get(row.account.as_str()).copied().ok_or_else(|| {
                 StoreError::NotFound {
@@ -463,6 +472,8 @@ impl Tenant {
                     (Uuid::now_v7(), now)
                 }
             };
+            touched.push(account_id);
+            touched.extend(previous.map(|p| p.account_id));
             changes.push(Change {
                 operation: "recordRevenueMovements",
                 entity_type: "RevenueMovement",
@@ -500,6 +511,7 @@ impl Tenant {
             txn.rollback().await?;
             return Ok(outcome);
         }
+        let changed_accounts = distinct(touched.into_iter());
         let mut writes = writes.into_iter().peekable();
         while writes.peek().is_some() {
             let chunk: Vec<_> = writes.by_ref().take(CHUNK).collect();
@@ -519,6 +531,7 @@ impl Tenant {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        crate::mrr_ledger::rebuild(&txn, self.org_id, &changed_accounts).await?;
         audit::record_all(&txn, self.org_id, actor, changes).await?;
         txn.commit().await?;
         Ok(outcome)

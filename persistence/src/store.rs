@@ -277,7 +277,11 @@ impl Store {
 
     /// Applies pending migrations (all, or at most `steps`).
     pub async fn migrate_up(&self, steps: Option<u32>) -> StoreResult<()> {
-        Ok(Migrator::up(&self.db, steps).await?)
+        Migrator::up(&self.db, steps).await?;
+        if steps.is_none() {
+            self.rebuild_missing_mrr_ledgers().await?;
+        }
+        Ok(())
     }
 
     /// Rolls back applied migrations (the last one, or `steps`).

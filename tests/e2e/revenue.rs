@@ -1310,3 +1310,227 @@ on_both_backends!(
         assert_eq!(e["byRisk"][2]["arr"], exact);
     }
 );
+
+/// The figures `revenueRetention` returns for each period: `(period start, segment key or
+/// "all")` to the four parts and the NRR.
+fn figures_by_key(figures: &[Value]) -> BTreeMap<(String, String), [Option<Decimal>; 5]> {
+    let dec = |v: &Value| v.as_str().map(|s| Decimal::from_str(s).expect("decimal"));
+    figures
+        .iter()
+        .map(|f| {
+            (
+                (
+                    f["periodStart"].as_str().expect("start").to_owned(),
+                    f["segment"]["key"].as_str().unwrap_or("all").to_owned(),
+                ),
+                [
+                    dec(&f["startingMrr"]),
+                    dec(&f["expansionMrr"]),
+                    dec(&f["contractionMrr"]),
+                    dec(&f["churnedMrr"]),
+                    dec(&f["nrr"]),
+                ],
+            )
+        })
+        .collect()
+}
+
+on_both_backends!(
+    retention_over_whole_months_and_other_periods_follows_the_rule_on_raw_movements,
+    |app: TestApp| async move {
+        use chrono::{Days, NaiveDate};
+        use tandem_domain::revenue::{self as rules, Movement, MovementKind};
+
+        create_segment(&app, "enterprise").await;
+        create_segment(&app, "smb").await;
+        let segment_of = |a: usize| match a % 3 {
+            0 => Some("enterprise"),
+            1 => Some("smb"),
+            _ => None,
+        };
+        upsert(
+            &app,
+            (0..24)
+                .map(|a| simple_account(&format!("A{a}"), segment_of(a), "1000", "GREEN", None))
+                .collect(),
+        )
+        .await;
+        // Pseudo-random movements: accounts start, grow, shrink, churn and come back.
+        let mut seed: u64 = 7;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let base = NaiveDate::from_ymd_opt(2025, 6, 1).expect("date");
+        let mut raw: Vec<(String, usize, NaiveDate, MovementKind, Decimal)> = Vec::new();
+        for a in 0..24 {
+            let mut on = base + Days::new(next(400));
+            let mut mrr = Decimal::ZERO;
+            for j in 0..next(8) + 1 {
+                let amount = Decimal::from(next(500) + 1);
+                let (kind, amount) = match (mrr.is_zero(), next(4)) {
+                    (true, _) => (MovementKind::New, amount),
+                    (false, 0) => (MovementKind::Churn, mrr),
+                    (false, 1) => (MovementKind::Contraction, amount.min(mrr)),
+                    _ => (MovementKind::Expansion, amount),
+                };
+                mrr += match kind {
+                    MovementKind::New | MovementKind::Expansion => amount,
+                    _ => -amount,
+                };
+                raw.push((format!("M{a}-{j}"), a, on, kind, amount));
+                on = on + Days::new(next(75));
+            }
+        }
+        let row =
+            |(id, a, on, kind, amount): &(String, usize, NaiveDate, MovementKind, Decimal)| {
+                movement(
+                    id,
+                    &format!("A{a}"),
+                    &on.to_string(),
+                    kind.as_str(),
+                    &amount.to_string(),
+                )
+            };
+        let (first, second) = raw.split_at(raw.len() / 2);
+        record(&app, first.iter().map(row).collect()).await;
+        record(&app, second.iter().map(row).collect()).await;
+        // Corrections: one movement moves to another month, one to another account.
+        let moved_month = raw.len() / 3;
+        raw[moved_month].2 = raw[moved_month].2 + Days::new(45);
+        let moved_account = raw.len() / 4;
+        raw[moved_account].1 = (raw[moved_account].1 + 1) % 24;
+        record(&app, vec![row(&raw[moved_month]), row(&raw[moved_account])]).await;
+
+        let expected =
+            |seg_of: &[Option<&str>], from: NaiveDate, to: NaiveDate, segment: Option<&str>| {
+                let movements: Vec<Movement<usize>> = raw
+                    .iter()
+                    .filter(|m| segment.is_none() || seg_of[m.1] == segment)
+                    .map(|m| Movement {
+                        account: m.1,
+                        on: m.2,
+                        kind: m.3,
+                        amount: m.4,
+                    })
+                    .collect();
+                let r = rules::retention(&movements, from, to);
+                [
+                    Some(r.starting),
+                    Some(r.expansion),
+                    Some(r.contraction),
+                    Some(r.churn),
+                    r.nrr,
+                ]
+            };
+        let day = |s: &str| NaiveDate::from_str(s).expect("date");
+        let month_end = |start: NaiveDate| {
+            start
+                .checked_add_months(chrono::Months::new(1))
+                .and_then(|d| d.pred_opt())
+                .expect("month end")
+        };
+        let check =
+            |seg_of: &[Option<&str>], figures: Vec<Value>, periods: Vec<(NaiveDate, NaiveDate)>| {
+                let got = figures_by_key(&figures);
+                for (from, to) in periods {
+                    for segment in [None, Some("enterprise"), Some("smb")] {
+                        let key = (from.to_string(), segment.unwrap_or("all").to_owned());
+                        let want = expected(seg_of, from, to, segment);
+                        match got.get(&key) {
+                            Some(figure) => assert_eq!(figure, &want, "{key:?}"),
+                            // A segment is listed once one of its accounts has a movement.
+                            None => assert_eq!(want[0], Some(Decimal::ZERO), "{key:?} missing"),
+                        }
+                    }
+                }
+            };
+        let months: Vec<(NaiveDate, NaiveDate)> = (0..12)
+            .map(|i| {
+                let start = day("2025-12-01")
+                    .checked_add_months(chrono::Months::new(i))
+                    .expect("month");
+                (start, month_end(start))
+            })
+            .collect();
+        let monthly = json!({ "from": "2025-12-01", "to": "2026-11-30", "granularity": "MONTH", "bySegment": true });
+        let figures = retention(&app, monthly.clone()).await;
+        let paying = figures_by_key(&figures)
+            .values()
+            .filter(|f| f[0] > Some(Decimal::ZERO) && f[4].is_some())
+            .count();
+        assert!(paying >= 30, "most months have paying accounts: {paying}");
+        let mut seg_of: Vec<Option<&str>> = (0..24).map(segment_of).collect();
+        check(&seg_of, figures, months.clone());
+        check(
+            &seg_of,
+            retention(&app, json!({ "from": "2025-07-01", "to": "2026-06-30", "granularity": "QUARTER", "bySegment": true })).await,
+            vec![
+                (day("2025-07-01"), day("2025-09-30")),
+                (day("2025-10-01"), day("2025-12-31")),
+                (day("2026-01-01"), day("2026-03-31")),
+                (day("2026-04-01"), day("2026-06-30")),
+            ],
+        );
+        for (from, to) in [
+            ("2025-12-01", "2026-11-30"),
+            ("2027-09-01", "2027-09-30"),
+            ("2026-01-15", "2026-06-10"),
+        ] {
+            check(
+                &seg_of,
+                retention(&app, json!({ "from": from, "to": to, "bySegment": true })).await,
+                vec![(day(from), day(to))],
+            );
+        }
+        let enterprise = retention(
+            &app,
+            json!({ "from": "2025-12-01", "to": "2026-11-30", "granularity": "MONTH", "segmentKey": "enterprise" }),
+        )
+        .await;
+        for (key, figure) in figures_by_key(&enterprise) {
+            assert_eq!(key.1, "enterprise");
+            assert_eq!(
+                figure,
+                expected(
+                    &seg_of,
+                    day(&key.0),
+                    month_end(day(&key.0)),
+                    Some("enterprise")
+                )
+            );
+        }
+
+        // Whole months are read from the monthly ledger: without it they come back empty, and
+        // starting the server again (migrating) rebuilds it from the movements.
+        app.store
+            .execute_unprepared("DELETE FROM account_mrr_months")
+            .await
+            .expect("clear ledger");
+        let cleared = figures_by_key(&retention(&app, monthly.clone()).await);
+        assert!(cleared.values().all(|f| f[0] == Some(Decimal::ZERO)));
+        app.store.migrate_up(None).await.expect("migrate");
+        check(
+            &seg_of,
+            retention(&app, monthly.clone()).await,
+            months.clone(),
+        );
+
+        // An account that changes segment takes its history along.
+        upsert(
+            &app,
+            vec![simple_account("A0", Some("smb"), "1000", "GREEN", None)],
+        )
+        .await;
+        upsert(
+            &app,
+            vec![simple_account("A1", None, "1000", "GREEN", None)],
+        )
+        .await;
+        seg_of[0] = Some("smb");
+        seg_of[1] = None;
+        check(&seg_of, retention(&app, monthly).await, months);
+    }
+);

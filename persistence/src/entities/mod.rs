@@ -1,5 +1,6 @@
 //! Table rows, private to the storage layer.
 
+pub mod account_mrr_months;
 pub mod accounts;
 pub mod audit_events;
 pub mod check_ins;
