@@ -50,7 +50,11 @@ impl ValueType for ExactDecimal {
 
 impl TryGetable for ExactDecimal {
     fn try_get_by<I: ColIdx>(res: &QueryResult, index: I) -> Result<Self, TryGetError> {
-        // SQLite: canonical text. PostgreSQL: NUMERIC, which does not decode as text.
+        // PostgreSQL: NUMERIC, read as such (asking for text first would build a type error
+        // per value). SQLite: canonical text.
+        if res.try_as_pg_row().is_some() {
+            return Decimal::try_get_by(res, index).map(ExactDecimal);
+        }
         match String::try_get_by(res, index) {
             Ok(text) => text.parse().map(ExactDecimal).map_err(|e| {
                 TryGetError::DbErr(DbErr::Type(format!(
