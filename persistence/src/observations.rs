@@ -5,10 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use tandem_domain::metrics::{self as rules, MetricKey, MetricStatus, Perspective};
 use tandem_domain::periods::{DateRange, Granularity, Period};
@@ -471,52 +469,15 @@ impl Tenant {
         Ok(found)
     }
 
-    /// The roll-up facts of several metrics whose period starts within `range`, by metric.
+    /// Every recorded value of the given metrics whose period starts within `range`, by metric.
+    /// Reads only the columns roll-ups need.
     pub async fn observation_facts_for(
         &self,
         metric_ids: &[Uuid],
         range: DateRange,
     ) -> StoreResult<HashMap<Uuid, Vec<Fact<Uuid>>>> {
-        self.observation_facts_with_totals(metric_ids, &[], range)
-            .await
-    }
-
-    /// Like [`Tenant::observation_facts_for`], but for the metrics in `totals_first` it leaves
-    /// out each value recorded for a journey stage when the same period and segment also has
-    /// a value recorded without a stage: roll-ups that do not break down by stage use that
-    /// total and never read the stage values (docs/series.md, rule 3), so the results are the
-    /// same with fewer rows read.
-    pub async fn observation_facts_with_totals(
-        &self,
-        all_rows: &[Uuid],
-        totals_first: &[Uuid],
-        range: DateRange,
-    ) -> StoreResult<HashMap<Uuid, Vec<Fact<Uuid>>>> {
         let mut by_metric: HashMap<Uuid, Vec<Fact<Uuid>>> = HashMap::new();
-        let ids: Vec<(Uuid, bool)> = all_rows
-            .iter()
-            .map(|id| (*id, false))
-            .chain(totals_first.iter().map(|id| (*id, true)))
-            .collect();
-        for chunk in ids.chunks(CHUNK) {
-            let (totals, all): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, t)| *t);
-            let shadowed = Expr::cust(
-                "observations.stage_id IS NOT NULL AND EXISTS (SELECT 1 FROM observations total \
-                 WHERE total.org_id = observations.org_id \
-                 AND total.metric_id = observations.metric_id \
-                 AND total.period_start = observations.period_start \
-                 AND total.granularity = observations.granularity \
-                 AND total.stage_id IS NULL \
-                 AND (total.segment_id = observations.segment_id \
-                      OR (total.segment_id IS NULL AND observations.segment_id IS NULL)))",
-            );
-            let wanted = Condition::any()
-                .add(row::Column::MetricId.is_in(all.iter().map(|(id, _)| *id)))
-                .add(
-                    Condition::all()
-                        .add(row::Column::MetricId.is_in(totals.iter().map(|(id, _)| *id)))
-                        .add(shadowed.not()),
-                );
+        for chunk in metric_ids.chunks(CHUNK) {
             // Read by position: tens of thousands of rows come back at once.
             let rows = row::Entity::find()
                 .select_only()
@@ -527,7 +488,7 @@ impl Tenant {
                 .column(row::Column::StageId)
                 .column(row::Column::Value)
                 .filter(row::Column::OrgId.eq(self.org_id))
-                .filter(wanted)
+                .filter(row::Column::MetricId.is_in(chunk.iter().copied()))
                 .filter(row::Column::PeriodStart.between(range.from(), range.to()))
                 .into_tuple::<FactRow>()
                 .all(self.db())
