@@ -1,7 +1,7 @@
 //! Saved dashboards over GraphQL: panels of metrics or formulas, shared or private, and every
 //! panel's data in one query.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use tandem_domain::access::{AccessRole, Permission};
@@ -111,8 +111,13 @@ async fn panel_data(
         return Ok(Vec::new());
     };
     let union = DateRange::new(from, to).map_err(|e| ApiError::bad_input("asOf", e.message))?;
-    let keys: BTreeSet<MetricKey> = panels.iter().flat_map(|p| p.source.references()).collect();
-    let bench = Workbench::load(&s.tenant, keys, union).await?;
+    let mut keys: BTreeMap<MetricKey, bool> = BTreeMap::new();
+    for p in panels {
+        for key in p.source.references() {
+            *keys.entry(key).or_default() |= p.breakdown.by_stage;
+        }
+    }
+    let bench = Workbench::load_for(&s.tenant, keys, union).await?;
     let mut out = Vec::with_capacity(panels.len());
     for (i, (panel, range)) in panels.iter().zip(ranges).enumerate() {
         let points = match &panel.source {

@@ -43,9 +43,26 @@ impl Workbench {
         roots: BTreeSet<MetricKey>,
         range: DateRange,
     ) -> Result<Self, ApiError> {
+        Self::load_for(
+            tenant,
+            roots.into_iter().map(|k| (k, true)).collect(),
+            range,
+        )
+        .await
+    }
+
+    /// Like [`Workbench::load`], with each root saying whether it will be broken down by
+    /// journey stage: metrics only read without that breakdown skip the stage values hidden by
+    /// a total recorded for the same period and segment (the roll-up never reads them).
+    pub(crate) async fn load_for(
+        tenant: &Tenant,
+        roots: BTreeMap<MetricKey, bool>,
+        range: DateRange,
+    ) -> Result<Self, ApiError> {
+        let mut by_stage = roots.clone();
         let mut metrics: HashMap<MetricKey, Metric> = HashMap::new();
         let mut formulas = HashMap::new();
-        let mut pending: Vec<MetricKey> = roots.into_iter().collect();
+        let mut pending: Vec<MetricKey> = roots.into_keys().collect();
         for _ in 0..=formula::MAX_NESTING {
             if pending.is_empty() {
                 break;
@@ -76,13 +93,26 @@ impl Workbench {
                 .filter(|k| !metrics.contains_key(k))
                 .collect();
         }
-        let ids: Vec<Uuid> = metrics
-            .iter()
-            .filter(|(k, _)| !formulas.contains_key(*k))
-            .map(|(_, m)| m.id)
-            .collect();
+        // A formula broken down by stage breaks its inputs down by stage.
+        for _ in 0..=formula::MAX_NESTING {
+            for (key, f) in &formulas {
+                if by_stage.get(key).copied().unwrap_or(false) {
+                    for input in f.references() {
+                        by_stage.insert(input, true);
+                    }
+                }
+            }
+        }
+        let (mut all_rows, mut totals_first) = (Vec::new(), Vec::new());
+        for (key, metric) in metrics.iter().filter(|(k, _)| !formulas.contains_key(*k)) {
+            if by_stage.get(key).copied().unwrap_or(false) {
+                all_rows.push(metric.id);
+            } else {
+                totals_first.push(metric.id);
+            }
+        }
         let facts = tenant
-            .observation_facts_for(&ids, range)
+            .observation_facts_with_totals(&all_rows, &totals_first, range)
             .await
             .map_err(ApiError::from)?;
         Ok(Self {

@@ -5,8 +5,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
 use tandem_domain::metrics::{self as rules, MetricKey, MetricStatus, Perspective};
 use tandem_domain::periods::{DateRange, Granularity, Period};
@@ -294,6 +296,20 @@ impl Tenant {
             }
         }
 
+        // Stage values not yet hidden by a total, by metric, period, granularity and segment:
+        // a new total hides them (see `hidden_by_total` in migration 000010).
+        let mut unhidden: HashMap<(Uuid, NaiveDate, Granularity, Option<Uuid>), Vec<Uuid>> =
+            HashMap::new();
+        for (key, m) in &existing {
+            if m.stage_id.is_some() && !m.hidden_by_total {
+                unhidden
+                    .entry((key.0, key.1, key.2, m.segment_id))
+                    .or_default()
+                    .push(m.id);
+            }
+        }
+        let mut to_hide = Vec::new();
+
         let mut outcome = RecordOutcome::default();
         let now = Utc::now();
         let mut writes = Vec::new();
@@ -304,18 +320,30 @@ impl Tenant {
             let key = r.natural_key();
             let source = r.row.source.clone();
             let previous = existing.get(&key);
-            let id = match previous {
+            let (id, hidden_by_total) = match previous {
                 Some(prev) if prev.value.0 == r.row.value && prev.source == source => {
                     outcome.unchanged += 1;
                     continue;
                 }
                 Some(prev) => {
                     outcome.updated += 1;
-                    prev.id
+                    (prev.id, prev.hidden_by_total)
                 }
                 None => {
                     outcome.created += 1;
-                    Uuid::now_v7()
+                    let total = (key.0, key.1, key.2, dim_key(r.segment_id, None));
+                    if r.stage_id.is_none() {
+                        to_hide.extend(
+                            unhidden
+                                .remove(&(key.0, key.1, key.2, r.segment_id))
+                                .unwrap_or_default(),
+                        );
+                    }
+                    (
+                        Uuid::now_v7(),
+                        r.stage_id.is_some()
+                            && (existing.contains_key(&total) || seen.contains_key(&total)),
+                    )
                 }
             };
             written_ids.push(id);
@@ -353,6 +381,7 @@ impl Tenant {
                 recorded_by: Set(actor.as_str().to_owned()),
                 recorded_at: Set(now),
                 updated_at: Set(now),
+                hidden_by_total: Set(hidden_by_total),
             });
         }
         if dry_run {
@@ -380,6 +409,14 @@ impl Tenant {
                     .to_owned(),
                 )
                 .exec_without_returning(&txn)
+                .await?;
+        }
+        for chunk in to_hide.chunks(CHUNK) {
+            row::Entity::update_many()
+                .col_expr(row::Column::HiddenByTotal, Expr::value(true))
+                .filter(row::Column::OrgId.eq(self.org_id))
+                .filter(row::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
                 .await?;
         }
         audit::record_all(&txn, self.org_id, actor, changes).await?;
@@ -476,10 +513,33 @@ impl Tenant {
         metric_ids: &[Uuid],
         range: DateRange,
     ) -> StoreResult<HashMap<Uuid, Vec<Fact<Uuid>>>> {
+        self.observation_facts_with_totals(metric_ids, &[], range)
+            .await
+    }
+
+    /// Like [`Tenant::observation_facts_for`], but for the metrics in `totals_first` it leaves
+    /// out the stage values hidden by a total recorded for the same period and segment: roll-ups
+    /// that do not break down by stage never read them (docs/series.md, rule 3), so the results
+    /// are the same with fewer rows read.
+    pub async fn observation_facts_with_totals(
+        &self,
+        all_rows: &[Uuid],
+        totals_first: &[Uuid],
+        range: DateRange,
+    ) -> StoreResult<HashMap<Uuid, Vec<Fact<Uuid>>>> {
         let mut by_metric: HashMap<Uuid, Vec<Fact<Uuid>>> = HashMap::new();
-        for chunk in metric_ids.chunks(CHUNK) {
-            // Read by position: tens of thousands of rows come back at once.
-            let rows = row::Entity::find()
+        let ids: Vec<(Uuid, bool)> = all_rows
+            .iter()
+            .map(|id| (*id, false))
+            .chain(totals_first.iter().map(|id| (*id, true)))
+            .collect();
+        for chunk in ids.chunks(CHUNK) {
+            let every: Vec<Uuid> = chunk
+                .iter()
+                .filter(|(_, t)| !*t)
+                .map(|(id, _)| *id)
+                .collect();
+            let mut query = row::Entity::find()
                 .select_only()
                 .column(row::Column::MetricId)
                 .column(row::Column::Granularity)
@@ -488,11 +548,19 @@ impl Tenant {
                 .column(row::Column::StageId)
                 .column(row::Column::Value)
                 .filter(row::Column::OrgId.eq(self.org_id))
-                .filter(row::Column::MetricId.is_in(chunk.iter().copied()))
-                .filter(row::Column::PeriodStart.between(range.from(), range.to()))
-                .into_tuple::<FactRow>()
-                .all(self.db())
-                .await?;
+                .filter(row::Column::MetricId.is_in(chunk.iter().map(|(id, _)| *id)))
+                .filter(row::Column::PeriodStart.between(range.from(), range.to()));
+            if every.len() < chunk.len() {
+                query = query.filter(if every.is_empty() {
+                    Condition::all().add(row::Column::HiddenByTotal.eq(false))
+                } else {
+                    Condition::any()
+                        .add(row::Column::HiddenByTotal.eq(false))
+                        .add(row::Column::MetricId.is_in(every))
+                });
+            }
+            // Read by position: tens of thousands of rows come back at once.
+            let rows = query.into_tuple::<FactRow>().all(self.db()).await?;
             for (metric_id, granularity, period_start, segment, stage, value) in rows {
                 let granularity: Granularity =
                     granularity.parse().map_err(|e: tandem_domain::Invalid| {

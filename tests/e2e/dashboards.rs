@@ -751,3 +751,132 @@ on_both_backends!(
         assert_eq!(many, 4, "{many} statements");
     }
 );
+
+on_both_backends!(
+    reads_without_stage_values_hidden_by_totals_roll_up_the_same,
+    |app: TestApp| async move {
+        use chrono::{Days, NaiveDate};
+        use tandem_domain::metrics::Aggregation;
+        use tandem_domain::periods::{DateRange, Granularity};
+        use tandem_domain::rollup::{Breakdown, roll_up};
+
+        create_segment(&app, "enterprise").await;
+        create_segment(&app, "smb").await;
+        let mut ids = Vec::new();
+        for (key, aggregation) in [("s", "SUM"), ("l", "LAST"), ("a", "AVERAGE"), ("x", "MAX")] {
+            ids.push((
+                define_metric(&app, key, "CUSTOMER", aggregation).await,
+                aggregation,
+            ));
+        }
+        // Pseudo-random days: some record segment totals beside stage values, some only stage
+        // values, some an organization total, some nothing; a few months are also recorded
+        // monthly.
+        let mut seed: u64 = 11;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let base = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+        let stages = ["acquisition", "adoption", "retention"];
+        let mut rows = Vec::new();
+        for key in ["s", "l", "a", "x"] {
+            for d in 0..120u64 {
+                let day = (base + Days::new(d)).to_string();
+                let mut push =
+                    |segment: Option<&str>, stage: Option<&str>, granularity: &str, day: &str| {
+                        rows.push(json!({
+                            "metricKey": key, "periodStart": day, "granularity": granularity,
+                            "segmentKey": segment, "stageKey": stage,
+                            "value": format!("{}.{}", (rows.len() * 37) % 900, rows.len() % 10),
+                        }));
+                    };
+                match next(5) {
+                    0 => continue,
+                    1 => push(None, None, "DAY", &day),
+                    _ => {}
+                }
+                for segment in ["enterprise", "smb"] {
+                    if next(2) == 0 {
+                        push(Some(segment), None, "DAY", &day);
+                    }
+                    for stage in stages {
+                        if next(3) > 0 {
+                            push(Some(segment), Some(stage), "DAY", &day);
+                        }
+                    }
+                }
+                if next(4) == 0 {
+                    push(None, Some("adoption"), "DAY", &day);
+                }
+            }
+            for month in ["2026-02-01", "2026-03-01"] {
+                rows.push(
+                    json!({ "metricKey": key, "periodStart": month, "granularity": "MONTH",
+                    "segmentKey": "smb", "stageKey": null, "value": "7" }),
+                );
+                rows.push(
+                    json!({ "metricKey": key, "periodStart": month, "granularity": "MONTH",
+                    "segmentKey": "smb", "stageKey": "retention", "value": "3" }),
+                );
+            }
+        }
+        // Three interleaved batches: totals arrive before, with and after the stage values
+        // they hide.
+        let mut batches = vec![Vec::new(), Vec::new(), Vec::new()];
+        for (i, row) in rows.into_iter().enumerate() {
+            batches[i % 3].push(row);
+        }
+        for batch in batches {
+            record(&app, batch).await;
+        }
+
+        let tenant = app.store.tenant(app.org_id);
+        let range = DateRange::new(base, base + Days::new(150)).expect("range");
+        let keys: Vec<tandem_domain::metrics::MetricKey> = ["s", "l", "a", "x"]
+            .iter()
+            .map(|k| tandem_domain::metrics::MetricKey::parse(k).expect("key"))
+            .collect();
+        let found = tenant.metrics_by_keys(&keys).await.expect("metrics");
+        let metric_ids: Vec<uuid::Uuid> = keys.iter().map(|k| found[k].id).collect();
+        let all = tenant
+            .observation_facts_for(&metric_ids, range)
+            .await
+            .expect("all facts");
+        let fewer = tenant
+            .observation_facts_with_totals(&[], &metric_ids, range)
+            .await
+            .expect("facts without hidden stage values");
+        let count = |m: &std::collections::HashMap<uuid::Uuid, Vec<_>>| {
+            m.values().map(Vec::len).sum::<usize>()
+        };
+        assert!(
+            count(&fewer) < count(&all) * 3 / 4,
+            "hidden stage values are left out: {} of {}",
+            count(&fewer),
+            count(&all)
+        );
+        for ((id, aggregation), metric) in ids.iter().zip(&metric_ids) {
+            let aggregation: Aggregation = aggregation.parse().expect("aggregation");
+            for granularity in [Granularity::Week, Granularity::Month, Granularity::Quarter] {
+                for by_segment in [false, true] {
+                    let breakdown = Breakdown {
+                        by_segment,
+                        by_stage: false,
+                    };
+                    let full = roll_up(&all[metric], aggregation, granularity, breakdown)
+                        .expect("roll-up");
+                    let pruned = roll_up(&fewer[metric], aggregation, granularity, breakdown)
+                        .expect("roll-up");
+                    assert!(!full.points.is_empty());
+                    assert_eq!(
+                        pruned, full,
+                        "{id} {aggregation:?} {granularity:?} by segment {by_segment}"
+                    );
+                }
+            }
+        }
+    }
+);

@@ -20,6 +20,7 @@ pub struct Model {
     pub recorded_by: String,
     pub recorded_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub hidden_by_total: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
