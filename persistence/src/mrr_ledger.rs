@@ -16,7 +16,8 @@ use crate::decimal::ExactDecimal;
 use crate::entities::{
     account_mrr_months as ledger_row, accounts as account_row, revenue_movements as movement_row,
 };
-use crate::error::{StoreResult, corrupt};
+use crate::error::StoreResult;
+use crate::revenue::stored;
 use crate::store::{Store, Tenant};
 
 /// Largest number of rows or values sent in one SQL statement.
@@ -76,9 +77,7 @@ pub(crate) async fn rebuild<C: ConnectionTrait>(
             .collect();
         let mut by_account: HashMap<Uuid, Vec<(NaiveDate, MovementKind, Decimal)>> = HashMap::new();
         for (account, on, kind, amount) in movements {
-            let kind: MovementKind = kind.parse().map_err(|e: tandem_domain::Invalid| {
-                corrupt(format_args!("movement kind ({e})"))
-            })?;
+            let kind: MovementKind = stored("movement kind", &kind)?;
             by_account
                 .entry(account)
                 .or_default()

@@ -106,10 +106,15 @@ fn dim_key(segment: Option<Uuid>, stage: Option<Uuid>) -> String {
 }
 
 fn period_of(m: &row::Model) -> StoreResult<Period> {
-    let granularity: Granularity = m.granularity.parse().map_err(|e: tandem_domain::Invalid| {
+    stored_period(m.period_start, &m.granularity)
+}
+
+/// The period a stored row names by its start and granularity.
+fn stored_period(start: NaiveDate, granularity: &str) -> StoreResult<Period> {
+    let granularity: Granularity = granularity.parse().map_err(|e: tandem_domain::Invalid| {
         StoreError::Database(sea_orm::DbErr::Type(format!("stored granularity: {e}")))
     })?;
-    Period::new(m.period_start, granularity)
+    Period::new(start, granularity)
         .map_err(|e| StoreError::Database(sea_orm::DbErr::Type(format!("stored period: {e}"))))
 }
 
@@ -562,17 +567,8 @@ impl Tenant {
             // Read by position: tens of thousands of rows come back at once.
             let rows = query.into_tuple::<FactRow>().all(self.db()).await?;
             for (metric_id, granularity, period_start, segment, stage, value) in rows {
-                let granularity: Granularity =
-                    granularity.parse().map_err(|e: tandem_domain::Invalid| {
-                        StoreError::Database(sea_orm::DbErr::Type(format!(
-                            "stored granularity: {e}"
-                        )))
-                    })?;
-                let period = Period::new(period_start, granularity).map_err(|e| {
-                    StoreError::Database(sea_orm::DbErr::Type(format!("stored period: {e}")))
-                })?;
                 by_metric.entry(metric_id).or_default().push(Fact {
-                    period,
+                    period: stored_period(period_start, &granularity)?,
                     segment,
                     stage,
                     value: value.0,

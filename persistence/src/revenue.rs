@@ -140,7 +140,8 @@ pub struct MovementFilter {
     pub to: Option<NaiveDate>,
 }
 
-fn stored<T: std::str::FromStr<Err = tandem_domain::Invalid>>(
+/// Parses a stored enum value; a value that does not parse is a corrupt row.
+pub(crate) fn stored<T: std::str::FromStr<Err = tandem_domain::Invalid>>(
     what: &str,
     raw: &str,
 ) -> StoreResult<T> {
