@@ -128,9 +128,42 @@ pub struct ServeArgs {
     /// Deepest query nesting accepted.
     #[arg(long, env = "TANDEM_MAX_QUERY_DEPTH", default_value_t = 12)]
     pub max_query_depth: usize,
-    /// Highest query complexity accepted (each field counts 1, lists count their page size).
-    #[arg(long, env = "TANDEM_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
-    pub max_query_complexity: usize,
+    /// Highest query cost accepted: objects a response can hold (a connection counts its
+    /// page size per item) plus the price of computed reports.
+    #[arg(long, env = "TANDEM_MAX_QUERY_COST", default_value_t = 50_000)]
+    pub max_query_cost: u64,
+    /// Most fields in one document once its fragments are expanded.
+    #[arg(long, env = "TANDEM_MAX_QUERY_FIELDS", default_value_t = 2_000)]
+    pub max_query_fields: usize,
+    /// Most fragment spreads in one document once its fragments are expanded.
+    #[arg(long, env = "TANDEM_MAX_FRAGMENT_SPREADS", default_value_t = 500)]
+    pub max_fragment_spreads: usize,
+    /// Most aliased fields in one document once its fragments are expanded.
+    #[arg(long, env = "TANDEM_MAX_ALIASES", default_value_t = 200)]
+    pub max_aliases: usize,
+    /// Most operations in one document.
+    #[arg(long, env = "TANDEM_MAX_OPERATIONS", default_value_t = 10)]
+    pub max_operations: usize,
+    /// Most fields at the root of one operation.
+    #[arg(long, env = "TANDEM_MAX_ROOT_FIELDS", default_value_t = 50)]
+    pub max_root_fields: usize,
+    /// Longest a GraphQL request may run, in milliseconds, before it is stopped (`TIMEOUT`).
+    #[arg(long, env = "TANDEM_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Whether callers without a token may introspect the schema (default: yes in local
+    /// mode, no otherwise).
+    #[arg(long, env = "TANDEM_PUBLIC_INTROSPECTION")]
+    pub public_introspection: Option<bool>,
+    /// Points in each caller's budget (token subject within its organization); 0 turns
+    /// budgets off.
+    #[arg(long, env = "TANDEM_RATE_LIMIT_BUCKET", default_value_t = 2_000)]
+    pub rate_limit_bucket: u64,
+    /// Points restored to each caller's budget per second.
+    #[arg(long, env = "TANDEM_RATE_LIMIT_RESTORE", default_value_t = 100)]
+    pub rate_limit_restore: u64,
+    /// Redis URL: budgets are shared by every replica through it (per process when unset).
+    #[arg(long, env = "TANDEM_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Largest page a connection returns (`first` / `last`).
     #[arg(long, env = "TANDEM_MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: u64,
@@ -160,7 +193,17 @@ impl Default for ServeArgs {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_query_depth: 12,
-            max_query_complexity: 50_000,
+            max_query_cost: 50_000,
+            max_query_fields: 2_000,
+            max_fragment_spreads: 500,
+            max_aliases: 200,
+            max_operations: 10,
+            max_root_fields: 50,
+            request_timeout_ms: 30_000,
+            public_introspection: None,
+            rate_limit_bucket: 2_000,
+            rate_limit_restore: 100,
+            redis_url: None,
             max_page_size: 500,
             max_batch_size: 10_000,
             max_body_bytes: 8 * 1024 * 1024,

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
 use crate::graphql::extensions::{OperationInfo, classify_error};
-use crate::graphql::{RequestAuth, Session};
+use crate::graphql::{PendingAuth, Session};
 use crate::server::AppState;
 
 /// The media type of GraphQL responses defined by the GraphQL-over-HTTP specification.
@@ -284,13 +284,22 @@ async fn execute(
         graphql.operation.name = tracing::field::Empty,
         http.method = if read_only { "GET" } else { "POST" },
     );
+    // Authentication waits in the request until the gate has admitted the document.
+    let pending = {
+        let state = state.clone();
+        let headers = headers.clone();
+        PendingAuth::new(async move {
+            let caller = state.authenticate(&headers).await?;
+            Ok(Arc::new(Session::new(state.store(), caller)))
+        })
+    };
+    let request = request.data(pending).data(Arc::clone(&info));
+    let timeout = state.limits().request_timeout;
     let run = async {
-        let auth = state
-            .authenticate(headers)
-            .await
-            .map(|caller| Arc::new(Session::new(state.store(), caller)));
-        let request = request.data(RequestAuth(auth)).data(Arc::clone(&info));
-        state.schema().execute(request).await
+        match tokio::time::timeout(timeout, state.schema().execute(request)).await {
+            Ok(response) => response,
+            Err(_) => timed_out(timeout),
+        }
     };
     let mut response = run.instrument(span.clone()).await;
     for error in &mut response.errors {
@@ -304,8 +313,13 @@ async fn execute(
         .metrics()
         .record(name.as_deref(), started.elapsed(), &codes);
 
+    let timed_out = response.errors.iter().any(|e| error_code(e) == Some("TIMEOUT"));
     let status = if info.refused_over_get() {
         StatusCode::METHOD_NOT_ALLOWED
+    } else if info.throttled() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if timed_out {
+        StatusCode::SERVICE_UNAVAILABLE
     } else if !info.executed() && media == Media::GraphQLResponseJson {
         StatusCode::BAD_REQUEST
     } else {
@@ -329,7 +343,44 @@ async fn execute(
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
+    rate_limit_headers(res.headers_mut(), &info);
     res
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the budget
+/// is full) for a caller with a budget, and `Retry-After` when the request was refused.
+pub fn rate_limit_headers(headers: &mut HeaderMap, info: &OperationInfo) {
+    let Some(status) = info.throttle_status() else {
+        return;
+    };
+    let figures = [
+        ("ratelimit-limit", status.maximum_available),
+        ("ratelimit-remaining", status.currently_available),
+        ("ratelimit-reset", status.seconds_to_full()),
+    ];
+    for (name, value) in figures {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    if let Some(seconds) = info.retry_after() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+}
+
+/// The response of a request stopped by the execution timeout.
+fn timed_out(timeout: std::time::Duration) -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new(
+        format!(
+            "the request ran longer than the limit of {} ms and was stopped; a write it \
+             had not committed was rolled back",
+            timeout.as_millis()
+        ),
+        None,
+    );
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "TIMEOUT");
+    extensions.set("limit", "requestTimeout");
+    error.extensions = Some(extensions);
+    async_graphql::Response::from_errors(vec![error])
 }
 
 /// The body of a request that failed before execution: errors and extensions, no `data`.

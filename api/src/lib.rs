@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod server;
 pub mod telemetry;
+pub mod throttle;
 
 mod audit;
 mod dashboards;
@@ -27,4 +28,6 @@ mod revenue;
 mod scorecards;
 mod sync;
 
-pub use graphql::{ApiSchema, Limits, PERSISTED_QUERY_CACHE_ENTRIES, build_schema};
+pub use graphql::{
+    ApiSchema, Limits, PERSISTED_QUERY_CACHE_ENTRIES, build_schema, build_schema_with,
+};

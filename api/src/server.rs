@@ -24,7 +24,8 @@ use crate::auth::{Caller, Verifier};
 use crate::cli::ServeArgs;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::graphql::{ApiSchema, Limits, build_schema};
+use crate::graphql::{ApiSchema, Limits, build_schema_with};
+use crate::throttle::RateLimiter;
 use crate::graphql_http;
 use crate::telemetry::Metrics;
 
@@ -37,6 +38,7 @@ pub struct AppState {
     store: Store,
     verifier: Verifier,
     schema: ApiSchema,
+    rate_limiter: Arc<RateLimiter>,
     max_body_bytes: usize,
     limits: Limits,
     known_orgs: Arc<RwLock<HashSet<Uuid>>>,
@@ -47,10 +49,15 @@ pub struct AppState {
 impl AppState {
     /// State for a server over `store`, checking tokens with `verifier`.
     pub fn new(store: Store, verifier: Verifier, limits: Limits, max_body_bytes: usize) -> Self {
+        let rate_limiter = Arc::new(RateLimiter::in_memory(
+            limits.rate_limit_bucket,
+            limits.rate_limit_restore,
+        ));
         Self {
             store,
             verifier,
-            schema: build_schema(limits),
+            schema: build_schema_with(limits, Arc::clone(&rate_limiter)),
+            rate_limiter,
             max_body_bytes,
             limits,
             known_orgs: Arc::new(RwLock::new(HashSet::new())),
@@ -63,6 +70,19 @@ impl AppState {
     pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
         self.metrics_token = token.filter(|t| !t.is_empty()).map(Arc::from);
         self
+    }
+
+    /// Keeps per-caller budgets in `limiter` (shared through Redis, say) instead of this
+    /// process.
+    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.schema = build_schema_with(self.limits, Arc::clone(&limiter));
+        self.rate_limiter = limiter;
+        self
+    }
+
+    /// The per-caller budgets.
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limiter
     }
 
     /// The store requests run against.
@@ -231,11 +251,21 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// The limits a `serve` invocation configures.
-pub fn limits_from(args: &ServeArgs) -> Limits {
+/// The limits a `serve` invocation configures (`local_mode` opens introspection to callers
+/// without a token unless the setting says otherwise).
+pub fn limits_from(args: &ServeArgs, local_mode: bool) -> Limits {
     Limits {
         max_depth: args.max_query_depth,
-        max_complexity: args.max_query_complexity,
+        max_cost: args.max_query_cost,
+        max_fields: args.max_query_fields,
+        max_fragment_spreads: args.max_fragment_spreads,
+        max_aliases: args.max_aliases,
+        max_operations: args.max_operations,
+        max_root_fields: args.max_root_fields,
+        request_timeout: std::time::Duration::from_millis(args.request_timeout_ms.max(1)),
+        public_introspection: args.public_introspection.unwrap_or(local_mode),
+        rate_limit_bucket: args.rate_limit_bucket,
+        rate_limit_restore: args.rate_limit_restore,
         max_page_size: args.max_page_size,
         default_page_size: 50.min(args.max_page_size),
         max_batch_size: args.max_batch_size,
@@ -275,15 +305,27 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
     if settings.local_mode {
         print_local_welcome(settings, &store, addr).await?;
     }
-    let limits = limits_from(args);
+    let limits = limits_from(args, settings.local_mode);
     crate::sync::spawn_tombstone_purge(store.clone(), limits.tombstone_retention);
-    let state = AppState::new(
+    let mut state = AppState::new(
         store,
         settings.verifier.clone(),
         limits,
         args.max_body_bytes,
     )
     .with_metrics_token(args.metrics_token.clone());
+    if let Some(url) = args.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        let limiter = RateLimiter::redis(url, limits.rate_limit_bucket, limits.rate_limit_restore)
+            .await
+            .context("Failed to set up the shared rate-limit budgets")?;
+        state = state.with_rate_limiter(Arc::new(limiter));
+    }
+    tracing::info!(
+        bucket = limits.rate_limit_bucket,
+        restore = limits.rate_limit_restore,
+        store = state.rate_limiter().kind(),
+        "per-caller budgets"
+    );
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -49,7 +49,7 @@ on_both_backends_with!(
 on_both_backends_with!(
     queries_more_complex_than_the_limit_are_refused,
     Limits {
-        max_complexity: 8,
+        max_cost: 8,
         ..Limits::default()
     },
     8 * 1024 * 1024,
@@ -63,7 +63,7 @@ on_both_backends_with!(
             Some("BAD_USER_INPUT"),
             "{body:#}"
         );
-        assert_eq!(limit_of(&body), Some("queryComplexity"), "{body:#}");
+        assert_eq!(limit_of(&body), Some("queryCost"), "{body:#}");
         assert!(body["data"].is_null(), "{body:#}");
     }
 );

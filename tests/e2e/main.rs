@@ -8,6 +8,7 @@ mod dashboards;
 mod dimensions;
 mod export;
 mod glossary;
+mod hardening;
 mod goals;
 mod governance;
 mod governance_more;

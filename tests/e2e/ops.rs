@@ -211,18 +211,22 @@ on_both_backends!(every_response_reports_its_cost, |app: TestApp| async move {
     assert_eq!(small["maxComplexity"], 50_000, "{small:#}");
     assert_eq!(small["maxDepth"], 12, "{small:#}");
     assert_eq!(small["depth"], 3, "{small:#}");
-    assert_eq!(small["complexity"], 3, "{small:#}");
+    // The connection (1) and ten possible items (1 each); scalars are free.
+    assert_eq!(small["complexity"], 11, "{small:#}");
+    assert_eq!(small["requestedQueryCost"], 11, "{small:#}");
+    // One metric came back: the connection and one item.
+    assert_eq!(small["actualQueryCost"], 2, "{small:#}");
 
-    // More fields cost more.
+    // A bigger page costs more; more scalars do not.
     let big = app
         .gql(
             "member",
-            "{ metrics(first: 10) { totalCount nodes { key name } } }",
+            "{ metrics(first: 100) { totalCount nodes { key name } } }",
             json!({}),
         )
         .await;
     let big = cost_of(&big);
-    assert_eq!(big["complexity"], 5, "{big:#}");
+    assert_eq!(big["complexity"], 101, "{big:#}");
 
     // Errors carry it too: a resolver error has the figures, a syntax error only the limits.
     let forbidden = app
@@ -243,7 +247,7 @@ on_both_backends!(every_response_reports_its_cost, |app: TestApp| async move {
 on_both_backends_with!(
     the_cost_reports_the_configured_limits_when_a_query_is_refused,
     Limits {
-        max_complexity: 3,
+        max_cost: 3,
         ..Limits::default()
     },
     8 * 1024 * 1024,
@@ -252,7 +256,7 @@ on_both_backends_with!(
             .gql("member", "{ metrics { nodes { key name } } }", json!({}))
             .await;
         assert_eq!(
-            body["errors"][0]["extensions"]["limit"], "queryComplexity",
+            body["errors"][0]["extensions"]["limit"], "queryCost",
             "{body:#}"
         );
         let cost = &body["extensions"]["cost"];

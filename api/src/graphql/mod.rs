@@ -2,6 +2,7 @@
 
 pub mod enums;
 pub mod extensions;
+pub mod gate;
 pub mod loaders;
 pub mod relay;
 pub mod scalars;
@@ -29,10 +30,28 @@ use relay::decode_global_id;
 /// Bounds on what one request may ask for.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Deepest nesting.
+    /// Deepest nesting of data fields (introspection has its own bound).
     pub max_depth: usize,
-    /// Highest complexity.
-    pub max_complexity: usize,
+    /// Highest cost of one query (objects it can return plus the price of computed reports).
+    pub max_cost: u64,
+    /// Most fields in a document once its fragments are expanded.
+    pub max_fields: usize,
+    /// Most fragment spreads in a document once its fragments are expanded.
+    pub max_fragment_spreads: usize,
+    /// Most aliased fields in a document once its fragments are expanded.
+    pub max_aliases: usize,
+    /// Most operations in one document.
+    pub max_operations: usize,
+    /// Most fields at the root of one operation.
+    pub max_root_fields: usize,
+    /// Longest a request may run before it is stopped.
+    pub request_timeout: std::time::Duration,
+    /// Whether callers without a token may introspect the schema.
+    pub public_introspection: bool,
+    /// Points in each caller's budget (0: no budgets).
+    pub rate_limit_bucket: u64,
+    /// Points restored to each budget per second.
+    pub rate_limit_restore: u64,
     /// Largest page.
     pub max_page_size: u64,
     /// Page size when a connection is asked for without `first` or `last`.
@@ -50,7 +69,16 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 50_000,
+            max_cost: 50_000,
+            max_fields: 2_000,
+            max_fragment_spreads: 500,
+            max_aliases: 200,
+            max_operations: 10,
+            max_root_fields: 50,
+            request_timeout: std::time::Duration::from_secs(30),
+            public_introspection: false,
+            rate_limit_bucket: 2_000,
+            rate_limit_restore: 100,
             max_page_size: 500,
             default_page_size: 50,
             max_batch_size: 10_000,
@@ -88,6 +116,33 @@ pub struct ContactScope {
 /// What the HTTP layer attaches to each request: a session, or why there is none.
 #[derive(Clone)]
 pub struct RequestAuth(pub Result<Arc<Session>, ApiError>);
+
+/// Authentication still to be done: the HTTP layer attaches it, and the gate runs it only
+/// once the document was found affordable and valid, so a hostile document costs no token
+/// check or database read.
+pub struct PendingAuth(
+    std::sync::Mutex<Option<futures::future::BoxFuture<'static, Result<Arc<Session>, ApiError>>>>,
+);
+
+impl PendingAuth {
+    /// Authentication that `future` will perform.
+    pub fn new(
+        future: impl std::future::Future<Output = Result<Arc<Session>, ApiError>> + Send + 'static,
+    ) -> Self {
+        Self(std::sync::Mutex::new(Some(Box::pin(future))))
+    }
+
+    /// Runs the authentication (once; a second call finds nothing left to run).
+    pub async fn resolve(&self) -> RequestAuth {
+        let future = self.0.lock().ok().and_then(|mut f| f.take());
+        match future {
+            Some(future) => RequestAuth(future.await),
+            None => RequestAuth(Err(ApiError::Unauthenticated(
+                "the request was already authenticated".to_owned(),
+            ))),
+        }
+    }
+}
 
 impl Session {
     /// Builds a session for a verified caller.
@@ -457,12 +512,23 @@ pub struct Mutation(
 /// The schema type.
 pub type ApiSchema = Schema<Query, Mutation, crate::live::Subscription>;
 
+/// Most directives on one field.
+pub const MAX_DIRECTIVES_PER_FIELD: usize = 8;
+
 /// How many automatic persisted queries the server remembers (least recently used go first).
 pub const PERSISTED_QUERY_CACHE_ENTRIES: usize = 1000;
 
-/// Builds the schema with its limits, subscriptions (fresh sessions per event), automatic
-/// persisted queries and the `cost` extension.
+/// Builds the schema with its limits and per-caller budgets kept in this process.
 pub fn build_schema(limits: Limits) -> ApiSchema {
+    let limiter =
+        crate::throttle::RateLimiter::in_memory(limits.rate_limit_bucket, limits.rate_limit_restore);
+    build_schema_with(limits, Arc::new(limiter))
+}
+
+/// Builds the schema with its limits, the admission gate (size, depth and cost before
+/// validation; authentication and budgets before execution), subscriptions (fresh sessions
+/// per event), automatic persisted queries and the operation facts the HTTP layer reads.
+pub fn build_schema_with(limits: Limits, limiter: Arc<crate::throttle::RateLimiter>) -> ApiSchema {
     use async_graphql::extensions::apollo_persisted_queries::{
         ApolloPersistedQueries, LruCacheStorage,
     };
@@ -471,14 +537,16 @@ pub fn build_schema(limits: Limits) -> ApiSchema {
         Mutation::default(),
         crate::live::Subscription,
     )
+    .extension(extensions::Gate)
     .extension(crate::live::FreshSessions)
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
+    // Depth, size and cost are bounded by the gate before validation; the library's own
+    // checks would walk every fragment expansion first.
+    .limit_directives(MAX_DIRECTIVES_PER_FIELD)
     .data(limits)
+    .data(limiter)
     .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
         PERSISTED_QUERY_CACHE_ENTRIES,
     )))
-    .extension(extensions::Cost)
     .extension(extensions::Operations)
     .extension(extensions::ErrorCodes)
     .finish()
