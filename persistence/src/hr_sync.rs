@@ -282,7 +282,7 @@ impl Tenant {
         dry_run: bool,
         operation: &'static str,
     ) -> StoreResult<SyncOutcome> {
-        let txn = self
+        let (_turn, txn) = self
             .store
             .begin_bulk_write(self.org_id, BulkArea::People)
             .await?;

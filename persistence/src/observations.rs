@@ -192,7 +192,7 @@ impl Tenant {
         dry_run: bool,
         may_record: impl Fn(Perspective) -> bool,
     ) -> StoreResult<RecordOutcome> {
-        let txn = self
+        let (_turn, txn) = self
             .store
             .begin_bulk_write(self.org_id, BulkArea::Observations)
             .await?;

@@ -261,7 +261,7 @@ impl Tenant {
         rows: &[NewAccount],
         dry_run: bool,
     ) -> StoreResult<RecordOutcome> {
-        let txn = self
+        let (_turn, txn) = self
             .store
             .begin_bulk_write(self.org_id, BulkArea::Revenue)
             .await?;
@@ -437,7 +437,7 @@ impl Tenant {
         rows: &[NewMovement],
         dry_run: bool,
     ) -> StoreResult<RecordOutcome> {
-        let txn = self
+        let (_turn, txn) = self
             .store
             .begin_bulk_write(self.org_id, BulkArea::Revenue)
             .await?;

@@ -190,7 +190,11 @@ pub struct Store {
     db: DatabaseConnection,
     statements: Arc<AtomicU64>,
     events: EventBus,
+    bulk_queues: Arc<[Arc<tokio::sync::Mutex<()>>]>,
 }
+
+/// How many in-process queues bulk writes are spread over (by organization and area).
+const BULK_QUEUES: usize = 64;
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) with a pool of at most
@@ -220,6 +224,9 @@ impl Store {
             db,
             statements,
             events,
+            bulk_queues: (0..BULK_QUEUES)
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
         })
     }
 
@@ -331,14 +338,22 @@ impl Store {
 
     /// Starts a bulk write of `area` in organization `org`: a write transaction that first waits
     /// for any other bulk write of the same area and organization to finish. SQLite already
-    /// runs one writer at a time; on PostgreSQL a transaction-scoped advisory lock does, so a
-    /// bulk write reads the rows it compares against only once no other writer of them is
-    /// half-way, and its created/updated/unchanged counts and audit events are exact.
+    /// runs one writer at a time; on PostgreSQL a transaction-scoped advisory lock does (across
+    /// every server process), so a bulk write reads the rows it compares against only once no
+    /// other writer of them is half-way, and its created/updated/unchanged counts and audit
+    /// events are exact. Within this process, writers wait in a queue before they take a
+    /// connection, so waiting writers do not drain the pool that reads need.
+    ///
+    /// Keep the returned guard until the transaction has ended.
     pub(crate) async fn begin_bulk_write(
         &self,
         org: Uuid,
         area: BulkArea,
-    ) -> StoreResult<DatabaseTransaction> {
+    ) -> StoreResult<(BulkTurn, DatabaseTransaction)> {
+        let stripe = (fold_org(org) as u32 as usize ^ area.lock_class() as usize) % BULK_QUEUES;
+        let turn = BulkTurn {
+            _queue: Arc::clone(&self.bulk_queues[stripe]).lock_owned().await,
+        };
         let txn = self.begin_write().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_raw(Statement::from_sql_and_values(
@@ -348,8 +363,14 @@ impl Store {
             ))
             .await?;
         }
-        Ok(txn)
+        Ok((turn, txn))
     }
+}
+
+/// A bulk write's turn in this process's queue (see [`Store::begin_bulk_write`]); the next
+/// writer of the queue starts when it is dropped.
+pub(crate) struct BulkTurn {
+    _queue: tokio::sync::OwnedMutexGuard<()>,
 }
 
 /// The kinds of bulk write that exclude each other within an organization: writes of one area

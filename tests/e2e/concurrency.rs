@@ -541,3 +541,50 @@ on_both_backends!(
         assert!((90..90 + WRITERS).contains(&target), "{held:#}");
     }
 );
+
+on_both_backends!(
+    concurrent_scorecard_updates_with_different_items_leave_one_writers_items,
+    |app: TestApp| async move {
+        role_with_metrics(&app).await;
+        let items = |version: usize| assignment(version)["input"]["items"].clone();
+        let defined = app
+            .ok(
+                "admin",
+                "mutation($input: DefineScorecardInput!) { defineScorecard(input: $input) { scorecard { id } } }",
+                json!({ "input": { "name": "Company", "ownerKind": "COMPANY", "items": items(0) } }),
+            )
+            .await;
+        let id = defined["defineScorecard"]["scorecard"]["id"].clone();
+        let payloads = all_at_once(
+            &app,
+            "admin",
+            "mutation($input: UpdateScorecardInput!) {
+               updateScorecard(input: $input) { scorecard { items { totalCount } } } }",
+            "updateScorecard",
+            |i| json!({ "input": { "id": id, "items": items(i + 1) } }),
+        )
+        .await;
+        for (i, p) in payloads.iter().enumerate() {
+            assert_eq!(p["scorecard"]["items"]["totalCount"], 2, "writer {i}: {p:#}");
+            assert_eq!(audit_events_by(&app, &writer(i)).await, 1, "writer {i}");
+        }
+        let held = app
+            .ok(
+                "admin",
+                "query($id: ID!) { node(id: $id) { ... on Scorecard {
+                   items { nodes { metric { key } target } } } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let items = held["node"]["items"]["nodes"].as_array().expect("items");
+        assert_eq!(items.len(), 2, "items of several writers: {held:#}");
+        let target: usize = items
+            .iter()
+            .find(|i| i["metric"]["key"] == "csat")
+            .and_then(|i| i["target"].as_str())
+            .expect("csat target")
+            .parse()
+            .expect("int");
+        assert!((91..91 + WRITERS).contains(&target), "{held:#}");
+    }
+);
