@@ -235,7 +235,14 @@ on_both_backends!(
         // The last batch to run wrote every row: all values come from one writer.
         let writers: HashSet<i64> = nodes
             .iter()
-            .map(|n| n["value"].as_str().expect("value").parse::<i64>().expect("int") / 1000)
+            .map(|n| {
+                n["value"]
+                    .as_str()
+                    .expect("value")
+                    .parse::<i64>()
+                    .expect("int")
+                    / 1000
+            })
             .collect();
         assert_eq!(writers.len(), 1, "values of several writers: {values:#}");
         assert!(writers.iter().all(|w| (0..WRITERS as i64).contains(w)));
@@ -261,13 +268,15 @@ fn account(k: usize, version: usize) -> Value {
 on_both_backends!(
     concurrent_identical_account_upserts_create_each_account_once,
     |app: TestApp| async move {
-        let payloads = all_at_once(&app, "revops", UPSERT_ACCOUNTS, "upsertAccounts", |i| {
-            json!({ "a": window(i).map(|k| account(k, 0)).collect::<Vec<_>>() })
-        })
+        let payloads = all_at_once(
+            &app,
+            "revops",
+            UPSERT_ACCOUNTS,
+            "upsertAccounts",
+            |i| json!({ "a": window(i).map(|k| account(k, 0)).collect::<Vec<_>>() }),
+        )
         .await;
-        let held = app
-            .ok("bi", "{ accounts { totalCount } }", json!({}))
-            .await;
+        let held = app.ok("bi", "{ accounts { totalCount } }", json!({})).await;
         assert_eq!(held["accounts"]["totalCount"], window_keys());
         assert_eq!(total(&payloads, "created"), window_keys() as i64);
         assert_eq!(total(&payloads, "updated"), 0);
@@ -282,13 +291,21 @@ on_both_backends!(
 on_both_backends!(
     concurrent_account_upserts_with_different_values_leave_one_writers_values,
     |app: TestApp| async move {
-        let payloads = all_at_once(&app, "revops", UPSERT_ACCOUNTS, "upsertAccounts", |i| {
-            json!({ "a": (0..100).map(|k| account(k, i)).collect::<Vec<_>>() })
-        })
+        let payloads = all_at_once(
+            &app,
+            "revops",
+            UPSERT_ACCOUNTS,
+            "upsertAccounts",
+            |i| json!({ "a": (0..100).map(|k| account(k, i)).collect::<Vec<_>>() }),
+        )
         .await;
         assert_eq!(total(&payloads, "created"), 100);
         let held = app
-            .ok("bi", "{ accounts(first: 500) { nodes { name } } }", json!({}))
+            .ok(
+                "bi",
+                "{ accounts(first: 500) { nodes { name } } }",
+                json!({}),
+            )
             .await;
         let versions: HashSet<String> = held["accounts"]["nodes"]
             .as_array()
@@ -565,7 +582,10 @@ on_both_backends!(
         )
         .await;
         for (i, p) in payloads.iter().enumerate() {
-            assert_eq!(p["scorecard"]["items"]["totalCount"], 2, "writer {i}: {p:#}");
+            assert_eq!(
+                p["scorecard"]["items"]["totalCount"], 2,
+                "writer {i}: {p:#}"
+            );
             assert_eq!(audit_events_by(&app, &writer(i)).await, 1, "writer {i}");
         }
         let held = app
