@@ -1,6 +1,6 @@
 //! Errors of the storage layer, mapped from database errors to what callers can act on.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use thiserror::Error;
 
 /// One problem with one input row or field, located by a path relative to the input
@@ -55,6 +55,45 @@ impl StoreError {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(message.into()),
             _ => StoreError::Database(err),
+        }
+    }
+
+    /// Whether the error comes from losing a race with another writer, so that running the
+    /// whole transaction again can succeed: a deadlock (40P01) or serialization failure
+    /// (40001), a unique or foreign key violation on rows validated earlier in the same
+    /// transaction, or a busy or locked SQLite database.
+    pub(crate) fn is_transient(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        if matches!(
+            err.sql_err(),
+            Some(SqlErr::UniqueConstraintViolation(_) | SqlErr::ForeignKeyConstraintViolation(_))
+        ) {
+            return true;
+        }
+        let (DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
+        else {
+            return false;
+        };
+        let Some(db) = e.as_database_error() else {
+            return false;
+        };
+        let Some(code) = db.code() else {
+            return false;
+        };
+        if db
+            .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+            .is_some()
+        {
+            // SQLite (extended) result codes: BUSY, LOCKED and their variants keep 5 or 6 in
+            // their low byte.
+            code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+        } else {
+            // PostgreSQL: serialization failure, deadlock detected.
+            matches!(code.as_ref(), "40001" | "40P01")
         }
     }
 

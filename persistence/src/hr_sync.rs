@@ -21,7 +21,7 @@ use crate::scorecards::{
     NewItem, Owner, ResolvedItem, ScorecardItem, replace_items, resolve_items, same_items,
     scorecard_json,
 };
-use crate::store::{Actor, Tenant};
+use crate::store::{Actor, BulkArea, Retry, Tenant};
 use crate::sync::Removal;
 
 const CHUNK: usize = 500;
@@ -263,7 +263,29 @@ impl Tenant {
         dry_run: bool,
         operation: &'static str,
     ) -> StoreResult<SyncOutcome> {
-        let txn = self.store.begin_write().await?;
+        let mut retry = Retry::default();
+        loop {
+            match self.try_sync_hr(actor, req, dry_run, operation).await {
+                Err(e) if retry.again(&e).await => continue,
+                done => return done,
+            }
+        }
+    }
+
+    /// One run of [`Tenant::sync_hr_as`]. Concurrent syncs of the organization run one after
+    /// the other (see [`BulkArea`]): each compares the payload with the roster the previous one
+    /// left.
+    async fn try_sync_hr(
+        &self,
+        actor: &Actor,
+        req: &SyncRequest,
+        dry_run: bool,
+        operation: &'static str,
+    ) -> StoreResult<SyncOutcome> {
+        let (_turn, txn) = self
+            .store
+            .begin_bulk_write(self.org_id, BulkArea::People)
+            .await?;
         let org = self.org_id;
         let now = Utc::now();
 

@@ -21,7 +21,7 @@ use crate::decimal::ExactDecimal;
 use crate::entities::{metrics as metric_row, observations as row};
 use crate::error::{Problems, StoreError, StoreResult, distinct};
 use crate::events::Event;
-use crate::store::{Actor, Page, Slice, Tenant, paginate};
+use crate::store::{Actor, BulkArea, Page, Retry, Slice, Tenant, paginate};
 
 /// Largest number of rows sent in one SQL statement; keeps bind parameters well under every
 /// backend's limit.
@@ -161,6 +161,10 @@ impl Tenant {
     /// (metric, period, segment, stage). Unknown keys, retired metrics and duplicate natural
     /// keys are refused with every problem listed; `may_record` says which perspectives the
     /// caller may write. With `dry_run`, reports what would change and writes nothing.
+    ///
+    /// Concurrent batches of the organization run one after the other (see
+    /// [`BulkArea`]), so the counts of all callers add up to what the database holds and each
+    /// real change has one audit event; a run that loses a race anyway is run again a few times.
     pub async fn record_observations(
         &self,
         actor: &Actor,
@@ -168,7 +172,30 @@ impl Tenant {
         dry_run: bool,
         may_record: impl Fn(Perspective) -> bool,
     ) -> StoreResult<RecordOutcome> {
-        let txn = self.store.begin_write().await?;
+        let mut retry = Retry::default();
+        loop {
+            match self
+                .try_record_observations(actor, rows, dry_run, &may_record)
+                .await
+            {
+                Err(e) if retry.again(&e).await => continue,
+                done => return done,
+            }
+        }
+    }
+
+    /// One run of [`Tenant::record_observations`].
+    async fn try_record_observations(
+        &self,
+        actor: &Actor,
+        rows: &[NewObservation],
+        dry_run: bool,
+        may_record: impl Fn(Perspective) -> bool,
+    ) -> StoreResult<RecordOutcome> {
+        let (_turn, txn) = self
+            .store
+            .begin_bulk_write(self.org_id, BulkArea::Observations)
+            .await?;
 
         let metric_keys: Vec<&str> = distinct(rows.iter().map(|r| r.metric_key.as_str()));
         let mut metrics: HashMap<String, metric_row::Model> = HashMap::new();
@@ -275,6 +302,14 @@ impl Tenant {
             )));
         }
         problems.into_result()?;
+        // Rows are written in natural-key order, so writers lock them in one order.
+        resolved.sort_by(|a, b| {
+            let key = |r: &Resolved<'_>| {
+                let (metric, start, granularity, dims) = r.natural_key();
+                (metric, start, granularity.as_str(), dims)
+            };
+            key(a).cmp(&key(b))
+        });
 
         // Existing values for the batch's metrics over the batch's date span.
         let mut existing: HashMap<(Uuid, NaiveDate, Granularity, String), row::Model> =

@@ -21,7 +21,7 @@ use crate::decimal::ExactDecimal;
 use crate::entities::{accounts as account_row, revenue_movements as movement_row};
 use crate::error::{Problems, StoreError, StoreResult, corrupt, distinct};
 use crate::observations::RecordOutcome;
-use crate::store::{Actor, Page, Slice, Tenant, paginate};
+use crate::store::{Actor, BulkArea, Page, Retry, Slice, Tenant, paginate};
 
 /// Largest number of rows sent in one SQL statement.
 const CHUNK: usize = 500;
@@ -236,13 +236,35 @@ struct FlowRow {
 impl Tenant {
     /// Creates or updates accounts in one transaction, idempotent on the external id; every
     /// problem is listed and nothing is written when there is one.
+    ///
+    /// Concurrent revenue writes of the organization run one after the other (see
+    /// [`BulkArea`]); a run that loses a race anyway is run again a few times.
     pub async fn upsert_accounts(
         &self,
         actor: &Actor,
         rows: &[NewAccount],
         dry_run: bool,
     ) -> StoreResult<RecordOutcome> {
-        let txn = self.store.begin_write().await?;
+        let mut retry = Retry::default();
+        loop {
+            match self.try_upsert_accounts(actor, rows, dry_run).await {
+                Err(e) if retry.again(&e).await => continue,
+                done => return done,
+            }
+        }
+    }
+
+    /// One run of [`Tenant::upsert_accounts`].
+    async fn try_upsert_accounts(
+        &self,
+        actor: &Actor,
+        rows: &[NewAccount],
+        dry_run: bool,
+    ) -> StoreResult<RecordOutcome> {
+        let (_turn, txn) = self
+            .store
+            .begin_bulk_write(self.org_id, BulkArea::Revenue)
+            .await?;
         let mut problems = Problems::new("accounts");
         let segment_keys: Vec<&str> = distinct(
             rows.iter()
@@ -294,7 +316,10 @@ impl Tenant {
         let mut changes = Vec::new();
         // Accounts that change segment take their MRR ledger along.
         let mut moves = Vec::new();
-        for row in rows {
+        // Rows are written in external-id order, so writers lock them in one order.
+        let mut sorted: Vec<&NewAccount> = rows.iter().collect();
+        sorted.sort_by(|a, b| a.external_id.as_str().cmp(b.external_id.as_str()));
+        for row in sorted {
             let segment_id = row
                 .segment
                 .as_ref()
@@ -387,13 +412,35 @@ impl Tenant {
 
     /// Records MRR movements in one transaction, idempotent on the external event id: sending
     /// an event again changes nothing, sending it with new figures corrects it.
+    ///
+    /// Concurrent revenue writes of the organization run one after the other (see
+    /// [`BulkArea`]); a run that loses a race anyway is run again a few times.
     pub async fn record_movements(
         &self,
         actor: &Actor,
         rows: &[NewMovement],
         dry_run: bool,
     ) -> StoreResult<RecordOutcome> {
-        let txn = self.store.begin_write().await?;
+        let mut retry = Retry::default();
+        loop {
+            match self.try_record_movements(actor, rows, dry_run).await {
+                Err(e) if retry.again(&e).await => continue,
+                done => return done,
+            }
+        }
+    }
+
+    /// One run of [`Tenant::record_movements`].
+    async fn try_record_movements(
+        &self,
+        actor: &Actor,
+        rows: &[NewMovement],
+        dry_run: bool,
+    ) -> StoreResult<RecordOutcome> {
+        let (_turn, txn) = self
+            .store
+            .begin_bulk_write(self.org_id, BulkArea::Revenue)
+            .await?;
         let mut problems = Problems::new("movements");
         let account_keys: Vec<&str> = distinct(rows.iter().map(|r| r.account.as_str()));
         let mut accounts: HashMap<String, Uuid> = HashMap::new();
@@ -446,7 +493,10 @@ impl Tenant {
         // Accounts whose monthly ledger the writes change (a correction may move a movement
         // from one account to another).
         let mut touched = Vec::new();
-        for row in rows {
+        // Rows are written in external-id order, so writers lock them in one order.
+        let mut sorted: Vec<&NewMovement> = rows.iter().collect();
+        sorted.sort_by(|a, b| a.external_id.as_str().cmp(b.external_id.as_str()));
+        for row in sorted {
             let account_id = accounts.get(row.account.as_str()).copied().ok_or_else(|| {
                 StoreError::NotFound {
                     entity: "account",

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use serde_json::{Value as Json, json};
 use tandem_domain::metrics::{Direction, MetricKey, MetricStatus};
@@ -351,7 +351,22 @@ pub(crate) async fn replace_items(
     actor: &Actor,
     replacements: &[(Uuid, &[ResolvedItem])],
 ) -> StoreResult<()> {
-    let ids: Vec<Uuid> = replacements.iter().map(|(id, _)| *id).collect();
+    let mut ids: Vec<Uuid> = replacements.iter().map(|(id, _)| *id).collect();
+    // The cards are locked in id order (PostgreSQL), so replacements of overlapping cards wait
+    // for each other instead of deadlocking or interleaving their items.
+    ids.sort_unstable();
+    for chunk in ids.chunks(CHUNK) {
+        scorecards::Entity::find()
+            .select_only()
+            .column(scorecards::Column::Id)
+            .filter(scorecards::Column::OrgId.eq(org_id))
+            .filter(scorecards::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(scorecards::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(txn)
+            .await?;
+    }
     for chunk in ids.chunks(CHUNK) {
         // Every replaced item leaves a tombstone: its replacement has a new id.
         let old = scorecard_items::Entity::find()
@@ -569,9 +584,13 @@ impl Tenant {
         patch: ScorecardPatch,
     ) -> StoreResult<Scorecard> {
         let txn = self.store.begin_write().await?;
+        // Locked until commit (PostgreSQL; SQLite runs one writer at a time): a concurrent
+        // update or role KPI assignment of this card waits, so the items compared and the
+        // state audited as `before` are the ones this update replaces.
         let current = scorecards::Entity::find()
             .filter(scorecards::Column::OrgId.eq(self.org_id))
             .filter(scorecards::Column::Id.eq(id))
+            .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or_else(|| StoreError::NotFound {

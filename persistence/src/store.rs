@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tandem_migrations::{MigrationStatus, Migrator, MigratorTrait};
 use uuid::Uuid;
@@ -190,7 +190,11 @@ pub struct Store {
     db: DatabaseConnection,
     statements: Arc<AtomicU64>,
     events: EventBus,
+    bulk_queues: Arc<[Arc<tokio::sync::Mutex<()>>]>,
 }
+
+/// How many in-process queues bulk writes are spread over (by organization and area).
+const BULK_QUEUES: usize = 64;
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) with a pool of at most
@@ -220,6 +224,9 @@ impl Store {
             db,
             statements,
             events,
+            bulk_queues: (0..BULK_QUEUES)
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
         })
     }
 
@@ -327,6 +334,109 @@ impl Store {
             ..TransactionOptions::default()
         };
         Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// Starts a bulk write of `area` in organization `org`: a write transaction that first waits
+    /// for any other bulk write of the same area and organization to finish. SQLite already
+    /// runs one writer at a time; on PostgreSQL a transaction-scoped advisory lock does (across
+    /// every server process), so a bulk write reads the rows it compares against only once no
+    /// other writer of them is half-way, and its created/updated/unchanged counts and audit
+    /// events are exact. Within this process, writers wait in a queue before they take a
+    /// connection, so waiting writers do not drain the pool that reads need.
+    ///
+    /// Keep the returned guard until the transaction has ended.
+    pub(crate) async fn begin_bulk_write(
+        &self,
+        org: Uuid,
+        area: BulkArea,
+    ) -> StoreResult<(BulkTurn, DatabaseTransaction)> {
+        let stripe = (fold_org(org) as u32 as usize ^ area.lock_class() as usize) % BULK_QUEUES;
+        let turn = BulkTurn {
+            _queue: Arc::clone(&self.bulk_queues[stripe]).lock_owned().await,
+        };
+        let txn = self.begin_write().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                [area.lock_class().into(), fold_org(org).into()],
+            ))
+            .await?;
+        }
+        Ok((turn, txn))
+    }
+}
+
+/// A bulk write's turn in this process's queue (see [`Store::begin_bulk_write`]); the next
+/// writer of the queue starts when it is dropped.
+pub(crate) struct BulkTurn {
+    _queue: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// The kinds of bulk write that exclude each other within an organization: writes of one area
+/// read and write the same tables (and derived rows such as the MRR ledger), writes of
+/// different areas do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BulkArea {
+    /// `recordObservations`.
+    Observations,
+    /// `upsertAccounts` and `recordRevenueMovements` (both rebuild or move the MRR ledger).
+    Revenue,
+    /// The HR sync and the mutations built on it (`assignRoleKpis`, `upsertPerson`, ...).
+    People,
+}
+
+impl BulkArea {
+    /// First key of the area's advisory locks; the two-key form keeps them apart from the
+    /// one-key locks of status updates.
+    fn lock_class(self) -> i32 {
+        // "tn" followed by the area number.
+        0x746e_0000
+            + match self {
+                BulkArea::Observations => 1,
+                BulkArea::Revenue => 2,
+                BulkArea::People => 3,
+            }
+    }
+}
+
+/// An organization id folded to the 32 bits an advisory-lock key part holds. Two
+/// organizations folding alike only share a queue, they never see each other's rows.
+fn fold_org(org: Uuid) -> i32 {
+    let mut key = [0u8; 4];
+    for (i, byte) in org.as_bytes().iter().enumerate() {
+        key[i % 4] ^= byte;
+    }
+    i32::from_be_bytes(key)
+}
+
+/// How many times a write transaction runs at most when it loses a race (deadlock,
+/// serialization failure, a key another writer took first, a busy SQLite database).
+pub(crate) const WRITE_ATTEMPTS: u32 = 5;
+
+/// Bounded re-runs of a write transaction that lost a race, with a short, growing, jittered
+/// pause between runs. Use it as
+/// `loop { match once().await { Err(e) if retry.again(&e).await => continue, done => return done } }`.
+#[derive(Debug, Default)]
+pub(crate) struct Retry {
+    runs: u32,
+}
+
+impl Retry {
+    /// Whether the transaction that failed with `err` should run again; pauses first. False
+    /// for errors a new run cannot cure and once [`WRITE_ATTEMPTS`] runs are spent.
+    pub(crate) async fn again(&mut self, err: &crate::error::StoreError) -> bool {
+        self.runs += 1;
+        if !err.is_transient() || self.runs >= WRITE_ATTEMPTS {
+            return false;
+        }
+        // 10, 20, 40, 80 ms, each plus up to as much again at random, so writers that
+        // collided do not collide again in step.
+        let base = 10u64 << (self.runs - 1);
+        let jitter = (Uuid::new_v4().as_u128() % u128::from(base)) as u64;
+        tracing::debug!(error = %err, run = self.runs, "write transaction lost a race; running it again");
+        tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+        true
     }
 }
 

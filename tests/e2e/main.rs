@@ -4,6 +4,7 @@ mod audit;
 mod audit_completeness;
 mod batching;
 mod client_operations;
+mod concurrency;
 mod dashboards;
 mod dimensions;
 mod export;
