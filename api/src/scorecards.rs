@@ -489,7 +489,9 @@ impl ItemEvaluation {
 pub struct PerspectiveShare {
     /// The perspective.
     pub perspective: Perspective,
-    /// Its share of the total weight (0.4 = 40%).
+    /// Its share of the total weight (0.4 = 40%): exact Decimal division, up to 28
+    /// significant digits, never rounded (1 of 3 is "0.3333333333333333333333333333"); this
+    /// exact value is what is compared with the maximum share.
     pub share: Decimal,
 }
 
@@ -554,7 +556,9 @@ impl RoleBalanceReport {
         i32::try_from(self.role_count - self.unbalanced.len()).unwrap_or(i32::MAX)
     }
 
-    /// Share of roles with balanced KPIs (0.75 = 75%); null when there are no roles.
+    /// Share of roles with balanced KPIs (0.75 = 75%); null when there are no roles. Exact
+    /// Decimal division, up to 28 significant digits, as retention ratios (1 of 3 is
+    /// "0.3333333333333333333333333333"); round it for display.
     async fn balanced_share(&self) -> Option<Decimal> {
         rules::balanced_share(self.role_count - self.unbalanced.len(), self.role_count)
             .map(Into::into)

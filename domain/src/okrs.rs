@@ -53,21 +53,38 @@ impl Span {
 
     /// Progress from baseline to target: `(current - baseline) / (target - baseline)`, clamped
     /// to [0, 1]. Works whichever way the target lies (a target below the baseline means
-    /// going down is progress). Exact Decimal division.
+    /// going down is progress). Exact Decimal division; exactly 0 at or behind the baseline and
+    /// exactly 1 at or past the target, decided by comparison before any arithmetic. Between
+    /// the two, when a difference would overflow (a span wider than Decimal's range), both
+    /// differences are taken of halved (or quartered) values, which leaves the ratio unchanged.
     pub fn progress(self, current: Decimal) -> Decimal {
-        let (Some(done), Some(whole)) = (
-            current.checked_sub(self.baseline),
-            self.target.checked_sub(self.baseline),
-        ) else {
-            return Decimal::ZERO;
+        let up = self.target > self.baseline;
+        let (behind, reached) = if up {
+            (current <= self.baseline, current >= self.target)
+        } else {
+            (current >= self.baseline, current <= self.target)
         };
-        let ratio = done.checked_div(whole).unwrap_or(
-            if done.is_sign_negative() == whole.is_sign_negative() {
-                Decimal::ONE
-            } else {
-                Decimal::ZERO
-            },
-        );
+        if behind {
+            return Decimal::ZERO;
+        }
+        if reached {
+            return Decimal::ONE;
+        }
+        let differences = |current: Decimal, baseline: Decimal, target: Decimal| {
+            Some((
+                current.checked_sub(baseline)?,
+                target.checked_sub(baseline)?,
+            ))
+        };
+        // Halving can round a 29th digit up, so at the very ends of the range a quarter is
+        // needed; then the differences are at most about half of Decimal::MAX.
+        let parts = [Decimal::ONE, Decimal::TWO, Decimal::from(4)]
+            .into_iter()
+            .find_map(|d| differences(current / d, self.baseline / d, self.target / d));
+        // Strictly between baseline and target, |done| < |whole|: the division cannot overflow.
+        let ratio = parts
+            .and_then(|(done, whole)| done.checked_div(whole))
+            .unwrap_or(Decimal::ZERO);
         ratio.clamp(Decimal::ZERO, Decimal::ONE).normalize()
     }
 }
@@ -133,6 +150,19 @@ mod tests {
     }
 
     #[test]
+    fn progress_over_a_span_wider_than_decimal_range_does_not_overflow() {
+        let wide = Span::new(dec!(-4e28), dec!(4e28)).unwrap();
+        assert_eq!(wide.progress(dec!(4e28)), dec!(1));
+        assert_eq!(wide.progress(dec!(-4e28)), dec!(0));
+        assert_eq!(wide.progress(dec!(0)), dec!(0.5));
+        assert_eq!(wide.progress(dec!(2e28)), dec!(0.75));
+        let down = Span::new(Decimal::MAX, Decimal::MIN).unwrap();
+        assert_eq!(down.progress(Decimal::MIN), dec!(1));
+        assert_eq!(down.progress(Decimal::MAX), dec!(0));
+        assert_eq!(down.progress(dec!(0)), dec!(0.5));
+    }
+
+    #[test]
     fn a_target_equal_to_the_baseline_is_refused() {
         assert!(Span::new(dec!(5), dec!(5)).is_err());
     }
@@ -159,6 +189,18 @@ mod tests {
         assert!(parse_kr_weight(dec!(-1)).is_err());
     }
 
+    /// Decimals across the whole range, most of them near its ends.
+    fn extreme() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            Just(Decimal::MAX),
+            Just(Decimal::MIN),
+            Just(Decimal::ZERO),
+            (any::<i64>(), 0u32..=28).prop_map(|(m, s)| Decimal::new(m, s)),
+            (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
+                .prop_map(|(lo, mid, hi, neg, s)| Decimal::from_parts(lo, mid, hi, neg, s)),
+        ]
+    }
+
     proptest! {
         #[test]
         fn progress_stays_within_zero_and_one(
@@ -168,6 +210,18 @@ mod tests {
             let span = Span::new(Decimal::new(baseline, 2), Decimal::new(target, 2)).unwrap();
             let p = span.progress(Decimal::new(current, 2));
             prop_assert!(p >= Decimal::ZERO && p <= Decimal::ONE);
+        }
+
+        #[test]
+        fn progress_is_bounded_and_exact_at_the_ends_for_extreme_values(
+            baseline in extreme(), target in extreme(), current in extreme()
+        ) {
+            prop_assume!(baseline != target);
+            let span = Span::new(baseline, target).unwrap();
+            let p = span.progress(current);
+            prop_assert!(p >= Decimal::ZERO && p <= Decimal::ONE, "{p}");
+            prop_assert_eq!(span.progress(target), Decimal::ONE);
+            prop_assert_eq!(span.progress(baseline), Decimal::ZERO);
         }
 
         #[test]

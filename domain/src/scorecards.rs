@@ -345,7 +345,8 @@ pub fn balance(items: &[(Perspective, Decimal)], max_share: Decimal) -> Balance 
             if !items.iter().any(|(p, _)| p == perspective) {
                 continue;
             }
-            let share = round(weight / total);
+            // Exact, so a share a hair above the maximum is not rounded down onto it.
+            let share = ratio(weight, total);
             if share > max_share {
                 reasons.push(format!(
                     "{perspective} holds {}% of the weight, above the maximum of {}%",
@@ -363,12 +364,21 @@ pub fn balance(items: &[(Perspective, Decimal)], max_share: Decimal) -> Balance 
     }
 }
 
-/// The share of roles whose scorecards are balanced; `None` when there are no roles.
+/// `part / whole` for `0 <= part <= whole`, whole above zero: exact Decimal division (28
+/// significant digits, as retention ratios), trailing zeros dropped.
+fn ratio(part: Decimal, whole: Decimal) -> Decimal {
+    part.checked_div(whole)
+        .unwrap_or(Decimal::ONE)
+        .normalize()
+}
+
+/// The share of roles whose scorecards are balanced; `None` when there are no roles. Exact
+/// Decimal division, as the other ratios (2 of 3 is 0.6666666666666666666666666667).
 pub fn balanced_share(balanced: usize, total: usize) -> Option<Decimal> {
     if total == 0 {
         return None;
     }
-    Some(round(Decimal::from(balanced) / Decimal::from(total)))
+    Some(ratio(Decimal::from(balanced), Decimal::from(total)))
 }
 
 #[cfg(test)]
@@ -566,6 +576,25 @@ mod tests {
             vec!["FINANCIAL holds 80% of the weight, above the maximum of 70%"]
         );
 
+        // 0.7000004 is above 0.7 even though it rounds to 0.7 at six places.
+        let hair = balance(
+            &[(Financial, dec!(0.7000004)), (Customer, dec!(0.2999996))],
+            dec!(0.7),
+        );
+        assert!(!hair.balanced);
+        assert_eq!(
+            hair.reasons,
+            vec!["FINANCIAL holds 70.00004% of the weight, above the maximum of 70%"]
+        );
+        assert_eq!(hair.shares[0], (Financial, dec!(0.7000004)));
+        let at_limit = balance(&[(Financial, dec!(7)), (Customer, dec!(3))], dec!(0.7));
+        assert!(at_limit.balanced, "{:?}", at_limit.reasons);
+        let thirds = balance(
+            &[(Financial, dec!(1)), (Customer, dec!(1)), (LearningGrowth, dec!(1))],
+            dec!(0.7),
+        );
+        assert_eq!(thirds.shares[0].1, dec!(1) / dec!(3));
+
         let empty = balance(&[], dec!(0.7));
         assert_eq!(empty.reasons, vec!["no FINANCIAL item", "no CUSTOMER item"]);
         let weightless = balance(&[(Financial, dec!(0)), (Customer, dec!(0))], dec!(0.7));
@@ -574,7 +603,12 @@ mod tests {
 
     #[test]
     fn balanced_share_is_a_ratio() {
-        assert_eq!(balanced_share(2, 3), Some(dec!(0.666667)));
+        assert_eq!(balanced_share(2, 3), Some(dec!(2) / dec!(3)));
+        assert_eq!(
+            balanced_share(1, 3).map(|d| d.to_string()),
+            Some("0.3333333333333333333333333333".to_owned())
+        );
+        assert_eq!(balanced_share(3, 4), Some(dec!(0.75)));
         assert_eq!(balanced_share(0, 0), None);
         assert!(parse_max_share(dec!(0)).is_err());
         assert!(parse_max_share(dec!(1.1)).is_err());
