@@ -372,3 +372,84 @@ on_both_backends_with!(
         assert!(body["data"].is_null(), "{body:#}");
     }
 );
+
+/// Two servers (two replicas with their own Redis connections) on one database share each
+/// caller's budget through Redis: what one spends, the other sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_budgets_through_redis() {
+    let redis_url =
+        std::env::var("TANDEM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let limits = Limits {
+        rate_limit_bucket: 1_000,
+        rate_limit_restore: 1,
+        ..Limits::default()
+    };
+    let app = tandem_tests::spawn_app_with(tandem_tests::Backend::Sqlite, limits, 1 << 20)
+        .await
+        .expect("app");
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let limiter = tandem_api::throttle::RateLimiter::redis(&redis_url, 1_000, 1)
+            .await
+            .expect("Redis answers at TANDEM_TEST_REDIS_URL (default redis://127.0.0.1:6379)");
+        let verifier = tandem_api::auth::Verifier::new(
+            &tandem_api::auth::KeySource::Secret(tandem_tests::SECRET.to_vec()),
+            None,
+            None,
+        )
+        .expect("verifier");
+        let state = tandem_api::server::AppState::new(app.store.clone(), verifier, limits, 1 << 20)
+            .with_rate_limiter(std::sync::Arc::new(limiter));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, tandem_api::server::router(state)).await;
+        });
+        replicas.push(addr);
+    }
+    let token = app.token(&["member"]);
+    let remaining = |addr: std::net::SocketAddr, query: &'static str| {
+        let client = app.client().clone();
+        let token = token.clone();
+        async move {
+            let res = client
+                .post(format!("http://{addr}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .expect("request");
+            let status = res.status();
+            let left: u64 = res.headers()["ratelimit-remaining"]
+                .to_str()
+                .expect("header")
+                .parse()
+                .expect("number");
+            (status, left)
+        }
+    };
+    // 300 teams, so that a page of them costs about 300 points actually spent.
+    let teams: Vec<Value> = (0..300)
+        .map(|i| json!({ "externalId": format!("T{i}"), "name": format!("Team {i}") }))
+        .collect();
+    app.ok(
+        "hr_sync",
+        "mutation($t: [TeamInput!]!) { syncHr(input: { teams: $t }) { changed } }",
+        json!({ "t": teams }),
+    )
+    .await;
+    let page = "{ teams(first: 500) { nodes { name } } }";
+    let (status, first) = remaining(replicas[0], page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!((690..=700).contains(&first), "{first}");
+    let (status, second) = remaining(replicas[1], page).await;
+    assert_eq!(status, StatusCode::OK);
+    // The second replica charged the same bucket (1 point restored per second at most).
+    assert!((390..=402).contains(&second), "{first} then {second}");
+    // A cost above what is left is refused on either replica.
+    let costly = "{ metrics(first: 500) { nodes { versions(first: 2) { nodes { version } } } } }";
+    let (status, _) = remaining(replicas[1], costly).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = remaining(replicas[0], costly).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
