@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The front-end gate, run by .ci/run:
-#   1. installs the pinned tools (npm ci, from package-lock.json);
+#   1. installs the pinned tools (npm ci --engine-strict, from package-lock.json: a package
+#      that does not support this Node.js fails the install instead of warning);
 #   2. generates TypeScript types from ../schema.graphql and operations/*.graphql
 #      (an operation that does not match the schema fails here);
 #   3. type-checks src/ against them with `tsc --noEmit` (strict);
@@ -18,7 +19,7 @@ export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=f
 step() { printf '\n== %s\n' "$*"; }
 
 step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error < /dev/null
+npm ci --engine-strict --no-audit --no-fund < /dev/null
 
 step "codegen: schema.graphql + operations/*.graphql -> generated/"
 rm -rf generated
