@@ -4,7 +4,7 @@
 #      that does not support this Node.js fails the install instead of warning);
 #   2. generates typed document nodes from ../schema.graphql and operations/**/*.graphql
 #      (one operation per file; graphql-codegen's client preset;
-#      (an operation that does not match the schema fails here);
+#      an operation that does not match the schema fails here);
 #   3. type-checks src/ and examples/ against them with `tsc --noEmit` (strict);
 #   4. compares ../schema.graphql with released/schema.graphql, the last released schema, and
 #      fails on any breaking change except the removal of a field or enum value that the

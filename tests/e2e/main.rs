@@ -20,6 +20,7 @@ mod observations;
 mod okrs;
 mod ops;
 mod people;
+mod readme;
 mod relay;
 mod revenue;
 mod scorecards;

@@ -488,7 +488,10 @@ mod batch_over_the_limit_is_refused {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(tandem_no_postgres, ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+    #[cfg_attr(
+        tandem_no_postgres,
+        ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+    )]
     async fn postgres() {
         check(tandem_tests::spawn_postgres_app_with(limits(), 8 * 1024 * 1024).await).await;
     }

@@ -544,7 +544,10 @@ mod metrics_token_guards_metrics_when_configured {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(tandem_no_postgres, ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+    #[cfg_attr(
+        tandem_no_postgres,
+        ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+    )]
     async fn postgres() {
         metrics_token_guards_metrics(tandem_tests::Backend::Postgres).await;
     }

@@ -139,7 +139,10 @@ macro_rules! on_both_backends_with {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(tandem_no_postgres, ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+            #[cfg_attr(
+                tandem_no_postgres,
+                ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+            )]
             async fn postgres() {
                 let app = tandem_tests::spawn_postgres_app_with($limits, $max_body).await;
                 ($body)(app).await;

@@ -297,7 +297,10 @@ macro_rules! on_both_backends {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(tandem_no_postgres, ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
+            #[cfg_attr(
+                tandem_no_postgres,
+                ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+            )]
             async fn postgres() {
                 let app = $crate::spawn_postgres_app().await;
                 ($body)(app).await;
