@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The front-end gate, run by .ci/run:
-#   1. installs the pinned tools (npm ci, from package-lock.json);
-#   2. generates TypeScript types from ../schema.graphql and operations/*.graphql
-#      (an operation that does not match the schema fails here);
-#   3. type-checks src/ against them with `tsc --noEmit` (strict);
+#   1. installs the pinned tools (npm ci --engine-strict, from package-lock.json: a package
+#      that does not support this Node.js fails the install instead of warning);
+#   2. generates typed document nodes from ../schema.graphql and operations/**/*.graphql
+#      (one operation per file; graphql-codegen's client preset;
+#      an operation that does not match the schema fails here);
+#   3. type-checks src/ and examples/ against them with `tsc --noEmit` (strict);
 #   4. compares ../schema.graphql with released/schema.graphql, the last released schema, and
 #      fails on any breaking change except the removal of a field or enum value that the
 #      released schema already marked @deprecated;
@@ -18,14 +20,14 @@ export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=f
 step() { printf '\n== %s\n' "$*"; }
 
 step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error < /dev/null
+npm ci --engine-strict --no-audit --no-fund < /dev/null
 
-step "codegen: schema.graphql + operations/*.graphql -> generated/"
+step "codegen: schema.graphql + operations/**/*.graphql -> generated/ (typed document nodes)"
 rm -rf generated
 npx --no-install graphql-codegen --config codegen.ts --silent < /dev/null
 ls generated
 
-step "tsc --noEmit"
+step "tsc --noEmit (src/ and examples/)"
 npx --no-install tsc --noEmit -p tsconfig.json
 
 # Breaking changes fail the diff; the removal of what the old schema deprecated is allowed.

@@ -51,17 +51,9 @@ impl Caller {
         if self.may(permission) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "your roles ({}) do not allow this operation",
-                if self.roles.is_empty() {
-                    "none".to_owned()
-                } else {
-                    self.roles
-                        .iter()
-                        .map(|r| r.claim())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
+            Err(ApiError::Forbidden(access::refusal(
+                &self.roles,
+                permission,
             )))
         }
     }

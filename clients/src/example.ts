@@ -1,50 +1,40 @@
-// A typed client for the Tandem GraphQL API, built on the types generated from
-// schema.graphql and the operations in ../operations. `tsc --noEmit` checks that every
-// field read below exists with the type the server sends, so a schema change that breaks
-// a screen breaks this build first.
-import type {
-  CheckInMutation,
-  CheckInMutationVariables,
-  DecisionsQuery,
-  DecisionsQueryVariables,
-  GlossaryQuery,
-  GlossaryQueryVariables,
-  GoalsQuery,
-  GoalsQueryVariables,
-  GoalTreeQuery,
-  GoalTreeQueryVariables,
-  MeQuery,
-  MeQueryVariables,
-  MetricSeriesQuery,
-  MetricSeriesQueryVariables,
-  OrgScorecardsQuery,
-  OrgScorecardsQueryVariables,
-  PayoutPreviewQuery,
-  PayoutPreviewQueryVariables,
-  PeopleDirectoryQuery,
-  PeopleDirectoryQueryVariables,
-  RagStatus,
+// A typed client for the Tandem GraphQL API over plain `fetch`, built on the typed document
+// nodes generated from schema.graphql and the operations in ../operations (one operation per
+// file). `tsc --noEmit` checks that every field read below exists with the type the server
+// sends, so a schema change that breaks a screen breaks this build first. The same documents
+// work with graphql-request as is: see ../examples/graphql-request.ts.
+import { type DocumentNode, Kind, print } from "graphql";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import {
+  CheckInDocument,
+  DecisionsDocument,
+  GlossaryDocument,
+  GoalsDocument,
+  GoalTreeDocument,
+  MeDocument,
+  MetricSeriesDocument,
+  OrgScorecardsDocument,
+  PayoutPreviewDocument,
+  PeopleDirectoryDocument,
+  type GoalFilterInput,
+  type GoalStatus,
+  type Perspective,
+  type RagStatus,
+  type Scalars,
 } from "../generated/graphql";
-import type { GoalFilterInput, GoalStatus, Perspective, Scalars } from "../generated/schema";
 
 /** An exact decimal as the API sends it: a string, never a float. */
 export type Decimal = Scalars["Decimal"]["output"];
 
-/** The operations this client sends: each name with its result and variables. */
-export interface Operations {
-  CheckIn: { data: CheckInMutation; variables: CheckInMutationVariables };
-  Decisions: { data: DecisionsQuery; variables: DecisionsQueryVariables };
-  Glossary: { data: GlossaryQuery; variables: GlossaryQueryVariables };
-  Goals: { data: GoalsQuery; variables: GoalsQueryVariables };
-  GoalTree: { data: GoalTreeQuery; variables: GoalTreeQueryVariables };
-  Me: { data: MeQuery; variables: MeQueryVariables };
-  MetricSeries: { data: MetricSeriesQuery; variables: MetricSeriesQueryVariables };
-  OrgScorecards: { data: OrgScorecardsQuery; variables: OrgScorecardsQueryVariables };
-  PayoutPreview: { data: PayoutPreviewQuery; variables: PayoutPreviewQueryVariables };
-  PeopleDirectory: { data: PeopleDirectoryQuery; variables: PeopleDirectoryQueryVariables };
+/** The name of a document's operation: Tandem's error messages and logs name it. */
+function operationName(document: DocumentNode): string {
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION && definition.name !== undefined) {
+      return definition.name.value;
+    }
+  }
+  return "(anonymous)";
 }
-
-export type OperationName = keyof Operations;
 
 /** One GraphQL error as Tandem sends it; `extensions.code` says what went wrong. */
 export interface TandemError {
@@ -66,7 +56,7 @@ export interface TandemError {
 /** Raised when the response carries errors (Tandem answers them with HTTP 200). */
 export class TandemRequestError extends Error {
   constructor(
-    readonly operation: OperationName,
+    readonly operation: string,
     readonly errors: ReadonlyArray<TandemError>,
   ) {
     super(`${operation}: ${errors.map((e) => e.message).join("; ")}`);
@@ -78,16 +68,18 @@ export interface ClientOptions {
   endpoint: string;
   /** A bearer token signed for the caller's organization. */
   token: string;
-  /** The text of each operation file, as the bundler loads it (`?raw` imports). */
-  documents: Readonly<Record<OperationName, string>>;
 }
 
-/** Sends one named operation with variables of its exact type and returns its typed data. */
-export async function request<N extends OperationName>(
+/**
+ * Sends one operation with variables of its exact type and returns its typed data. The
+ * document carries the fragments it spreads, so it is sent as one self-contained request.
+ */
+export async function request<TData, TVariables>(
   options: ClientOptions,
-  operationName: N,
-  variables: Operations[N]["variables"],
-): Promise<Operations[N]["data"]> {
+  document: TypedDocumentNode<TData, TVariables>,
+  variables: TVariables,
+): Promise<TData> {
+  const name = operationName(document);
   const response = await fetch(options.endpoint, {
     method: "POST",
     headers: {
@@ -95,21 +87,21 @@ export async function request<N extends OperationName>(
       Authorization: `Bearer ${options.token}`,
     },
     body: JSON.stringify({
-      query: options.documents[operationName],
-      operationName,
+      query: print(document),
+      operationName: name,
       variables,
     }),
   });
   const body = (await response.json()) as {
-    data?: Operations[N]["data"] | null;
+    data?: TData | null;
     errors?: TandemError[];
   };
   // Errors travel with HTTP 200: look at the body, not only the status.
   if (body.errors !== undefined && body.errors.length > 0) {
-    throw new TandemRequestError(operationName, body.errors);
+    throw new TandemRequestError(name, body.errors);
   }
   if (body.data === undefined || body.data === null) {
-    throw new TandemRequestError(operationName, [
+    throw new TandemRequestError(name, [
       { message: `HTTP ${response.status} with no data` },
     ]);
   }
@@ -130,7 +122,7 @@ export async function companyScorecard(
   options: ClientOptions,
   periodStart: string,
 ): Promise<{ name: string; score: string | null; balanced: boolean; rows: ScorecardRow[] }[]> {
-  const data = await request(options, "OrgScorecards", {
+  const data = await request(options, OrgScorecardsDocument, {
     ownerKind: "COMPANY",
     periodStart,
     granularity: "MONTH",
@@ -170,7 +162,7 @@ export async function goalsWithoutCustomerLink(
   year: number,
   perspective: Perspective,
 ): Promise<string[]> {
-  const data = await request(options, "Goals", {
+  const data = await request(options, GoalsDocument, {
     filter: goalFilter(year, perspective, "ACTIVE"),
     first: 100,
   });
@@ -179,7 +171,7 @@ export async function goalsWithoutCustomerLink(
 
 /** A goal's tree as indented lines, with the customer goals it is linked to. */
 export async function goalTreeOutline(options: ClientOptions, goalId: string): Promise<string[]> {
-  const data = await request(options, "GoalTree", { id: goalId, first: 100 });
+  const data = await request(options, GoalTreeDocument, { id: goalId, first: 100 });
   const goal = data.node;
   if (goal === null || goal.__typename !== "Goal") {
     return [];
@@ -202,7 +194,7 @@ export async function checkIn(
   confidence: number,
   note?: string,
 ): Promise<Decimal | null> {
-  const data = await request(options, "CheckIn", {
+  const data = await request(options, CheckInDocument, {
     input: { keyResultId, value, confidence, note: note ?? null },
   });
   return data.checkIn.keyResult.progress;
@@ -215,7 +207,7 @@ export async function seriesBySegment(
   from: string,
   to: string,
 ): Promise<{ x: string; series: string; y: string }[]> {
-  const data = await request(options, "MetricSeries", {
+  const data = await request(options, MetricSeriesDocument, {
     input: { metricKey, from, to, granularity: "MONTH", bySegment: true },
   });
   return data.metricSeries.points.map((p) => ({
@@ -227,7 +219,7 @@ export async function seriesBySegment(
 
 /** Everyone's previewed payout for a plan, as "name: amount currency". */
 export async function payoutPreviewLines(options: ClientOptions, planId: string): Promise<string[]> {
-  const data = await request(options, "PayoutPreview", { planId });
+  const data = await request(options, PayoutPreviewDocument, { planId });
   return data.payoutPreview.map(
     (s) => `${s.person?.name ?? "(unknown)"}: ${s.total.amount} ${s.total.currency}`,
   );
@@ -235,12 +227,12 @@ export async function payoutPreviewLines(options: ClientOptions, planId: string)
 
 /** Who am I, and who is in my team. */
 export async function myTeam(options: ClientOptions): Promise<string[]> {
-  const me = await request(options, "Me", {});
+  const me = await request(options, MeDocument, {});
   const team = me.me?.team?.externalId;
   if (team === undefined) {
     return [];
   }
-  const people = await request(options, "PeopleDirectory", {
+  const people = await request(options, PeopleDirectoryDocument, {
     filter: { teamExternalId: team, active: true },
     first: 100,
   });
@@ -249,7 +241,7 @@ export async function myTeam(options: ClientOptions): Promise<string[]> {
 
 /** Approved financial metrics, by key. */
 export async function financialGlossary(options: ClientOptions): Promise<string[]> {
-  const data = await request(options, "Glossary", {
+  const data = await request(options, GlossaryDocument, {
     filter: { status: "APPROVED", perspective: "FINANCIAL" },
     first: 100,
   });
@@ -258,7 +250,7 @@ export async function financialGlossary(options: ClientOptions): Promise<string[
 
 /** Escalated decisions and whether an agreed rule settled them. */
 export async function escalations(options: ClientOptions): Promise<string[]> {
-  const data = await request(options, "Decisions", { escalated: true, first: 50 });
+  const data = await request(options, DecisionsDocument, { escalated: true, first: 50 });
   return data.decisions.nodes.map(
     (d) => `${d.decidedOn} ${d.title}: ${d.outcome}${d.resolvedByRule ? " (by rule)" : ""}`,
   );

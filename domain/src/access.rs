@@ -130,10 +130,86 @@ pub fn allows(roles: &[AccessRole], permission: Permission) -> bool {
     roles.iter().any(|r| role_allows(*r, permission))
 }
 
+/// The roles that grant a permission, in declaration order: what a caller refused it may
+/// ask for.
+pub fn roles_with(permission: Permission) -> Vec<AccessRole> {
+    AccessRole::ALL
+        .iter()
+        .copied()
+        .filter(|role| role_allows(*role, permission))
+        .collect()
+}
+
+/// Why a caller holding `held` is refused `permission`, naming the roles that would allow it
+/// (as written in token claims): the text of a `FORBIDDEN` error.
+pub fn refusal(held: &[AccessRole], permission: Permission) -> String {
+    let claims = |roles: &[AccessRole]| {
+        roles
+            .iter()
+            .map(|r| r.claim())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let held = if held.is_empty() {
+        "none".to_owned()
+    } else {
+        claims(held)
+    };
+    format!(
+        "your roles ({held}) do not allow this operation; it needs one of these roles: {}",
+        claims(&roles_with(permission))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use AccessRole::*;
+
+    #[test]
+    fn roles_with_lists_exactly_the_roles_that_grant_a_permission() {
+        assert_eq!(roles_with(Permission::ManageGlossary), [Admin, Revops]);
+        assert_eq!(
+            roles_with(Permission::RecordObservations(Perspective::Financial)),
+            [Admin, Finance, Revops]
+        );
+        assert_eq!(
+            roles_with(Permission::RecordObservations(Perspective::Customer)),
+            [Admin, Revops]
+        );
+        assert_eq!(roles_with(Permission::ReadAudit), [Admin]);
+        assert_eq!(roles_with(Permission::RunHrSync), [Admin, Hr, HrSync]);
+        // The list agrees with the table for every role and permission.
+        for permission in [
+            Permission::ReadOrgData,
+            Permission::ManagePlans,
+            Permission::ReadPayAggregates,
+            Permission::ManageScorecards(OwnerKind::Role),
+            Permission::ManageTeamGoals,
+        ] {
+            for role in AccessRole::ALL {
+                assert_eq!(
+                    roles_with(permission).contains(role),
+                    role_allows(*role, permission),
+                    "{role} {permission:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_roles_held_and_the_roles_that_may() {
+        assert_eq!(
+            refusal(&[Member, Bi], Permission::ManageGlossary),
+            "your roles (member, bi) do not allow this operation; it needs one of these roles: \
+             admin, revops"
+        );
+        assert_eq!(
+            refusal(&[], Permission::RunHrSync),
+            "your roles (none) do not allow this operation; it needs one of these roles: \
+             admin, hr, hr_sync"
+        );
+    }
 
     #[test]
     fn claims_parse_case_insensitively_and_round_trip() {

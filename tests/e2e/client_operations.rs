@@ -1,27 +1,35 @@
-//! The example front-end operations in `clients/operations/*.graphql` run against a live server:
-//! every named operation of every file is sent as a front end sends it (the file's text with
-//! `operationName` and variables) with an admin token, over data this test sets up, and must
-//! answer without errors and with data behind every top-level field.
+//! The example front-end operations in `clients/operations/` run against a live server.
 //!
-//! A new `.graphql` file needs only an entry in [`variables`] for each of its operations that
-//! declares variables.
+//! The layout is the one graphql-request and codegen's client preset expect: each
+//! `clients/operations/<area>/<Name>.graphql` holds exactly one operation named `<Name>`, and
+//! each `clients/operations/fragments/<Name>.graphql` one fragment named `<Name>`. Every
+//! operation is sent as the generated document sends it (its own text plus the fragments it
+//! spreads, transitively, and no `operationName`) with an admin token, over data this test
+//! sets up: queries and mutations over HTTP, subscriptions over WebSocket with a write that
+//! triggers them. Each must answer without errors and with data behind every top-level field.
+//!
+//! A new operation file needs only an entry in [`variables`] when it declares variables (and,
+//! for a subscription, a trigger in [`trigger`]).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_graphql::parser::parse_query;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tandem_tests::{TestApp, on_both_backends};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-/// One named operation of an operation file.
+/// One operation file.
 struct Operation {
     file: String,
     name: String,
     kind: OperationType,
     has_variables: bool,
-    line: usize,
-    /// The whole file: a front end sends an operation with the fragments beside it.
+    /// The operation followed by every fragment it spreads, as a client sends it.
     document: String,
 }
 
@@ -29,43 +37,116 @@ fn operations_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../clients/operations")
 }
 
-/// Every named operation, in file order and then in the order written.
-fn load_operations() -> Vec<Operation> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(operations_dir())
-        .expect("clients/operations exists")
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "graphql"))
-        .collect();
+/// Every `.graphql` file under `dir`, sorted by path.
+fn graphql_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read operations directory") {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            files.extend(graphql_files(&path));
+        } else if path.extension().is_some_and(|ext| ext == "graphql") {
+            files.push(path);
+        }
+    }
     files.sort();
-    let mut operations = Vec::new();
-    for path in files {
+    files
+}
+
+/// The names spread with `...Name` in a document (inline fragments `... on T` excluded).
+fn spreads(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in text.match_indices("...") {
+        let name: String = text[i + 3..]
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && name != "on" {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// Every operation, in path order, each checked to be alone in a file named after it.
+fn load_operations() -> Vec<Operation> {
+    let root = operations_dir();
+    let mut fragments = BTreeMap::new();
+    let mut operation_files = Vec::new();
+    for path in graphql_files(&root) {
         let file = path
-            .file_name()
-            .and_then(|name| name.to_str())
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_owned();
-        let document = std::fs::read_to_string(&path).expect("read operation file");
-        let parsed =
-            parse_query(&document).unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
-        let mut in_file: Vec<Operation> = parsed
-            .operations
-            .iter()
-            .map(|(name, op)| Operation {
-                file: file.clone(),
-                name: name
-                    .unwrap_or_else(|| panic!("{file}: every operation must be named"))
-                    .to_string(),
+        let text = std::fs::read_to_string(&path).expect("read operation file");
+        let in_fragments_dir =
+            path.parent().and_then(|p| p.file_name()) == Some("fragments".as_ref());
+        if in_fragments_dir {
+            // A document needs an operation to parse: a placeholder stands in for it.
+            let parsed = parse_query(format!(
+                "{text}\nquery FragmentFilePlaceholder {{ __typename }}"
+            ))
+            .unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+            let names: Vec<String> = parsed.fragments.keys().map(|n| n.to_string()).collect();
+            assert_eq!(
+                names,
+                [stem.clone()],
+                "{file} must hold exactly the fragment {stem}"
+            );
+            assert!(
+                matches!(&parsed.operations, DocumentOperations::Multiple(ops) if ops.len() == 1),
+                "{file} holds an operation; fragment files hold one fragment only"
+            );
+            fragments.insert(stem, text);
+        } else {
+            let parsed =
+                parse_query(&text).unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+            assert!(
+                parsed.fragments.is_empty(),
+                "{file} defines a fragment; put it in fragments/<Name>.graphql"
+            );
+            let ops: Vec<_> = parsed.operations.iter().collect();
+            assert_eq!(ops.len(), 1, "{file} must hold exactly one operation");
+            let (name, op) = ops[0];
+            let name = name.map(|n| n.to_string()).unwrap_or_default();
+            assert_eq!(
+                name, stem,
+                "{file}: the operation must be named like its file"
+            );
+            operation_files.push(Operation {
+                file,
+                name,
                 kind: op.node.ty,
                 has_variables: !op.node.variable_definitions.is_empty(),
-                line: op.pos.line,
-                document: document.clone(),
-            })
-            .collect();
-        assert!(!in_file.is_empty(), "{file} holds no operation");
-        in_file.sort_by_key(|op| op.line);
-        operations.extend(in_file);
+                document: text,
+            });
+        }
     }
-    operations
+    for op in &mut operation_files {
+        // The fragments it spreads, and the ones those spread.
+        let mut needed = BTreeSet::new();
+        let mut queue: Vec<String> = spreads(&op.document).into_iter().collect();
+        while let Some(name) = queue.pop() {
+            let text = fragments
+                .get(&name)
+                .unwrap_or_else(|| panic!("{}: no fragments/{name}.graphql", op.file));
+            if needed.insert(name) {
+                queue.extend(spreads(text));
+            }
+        }
+        for name in needed {
+            op.document.push('\n');
+            op.document.push_str(&fragments[&name]);
+        }
+        parse_query(&op.document).unwrap_or_else(|e| panic!("{} with its fragments: {e}", op.file));
+    }
+    operation_files
 }
 
 /// The rows the operations read, created as a front end's users would.
@@ -172,6 +253,8 @@ async fn setup(app: &TestApp) -> Fixture {
     goal("Faster onboarding", "CUSTOMER", Some(&customer_goal)).await;
     let lone_revenue_goal = goal("Upsell push", "FINANCIAL", None).await;
     let lone_customer_goal = goal("Adoption", "CUSTOMER", None).await;
+    // Stays unlinked (LinkGoals links the two above): what UnbalancedGoals lists.
+    goal("Price increase", "FINANCIAL", None).await;
     app.ok(
         "admin",
         r#"mutation($a: ID!, $b: ID!) { linkGoals(input: { goalId: $a, otherGoalId: $b, rationale: "retained customers expand" }) { goal { id } } }"#,
@@ -344,7 +427,7 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
     };
     let fy26 = json!({ "from": "2026-01-01", "to": "2026-12-31" });
     BTreeMap::from([
-        // glossary.graphql
+        // glossary/
         (
             "Glossary",
             json!({ "filter": { "perspective": "FINANCIAL" }, "first": 10 }),
@@ -356,7 +439,7 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
                 "unit": "SCORE", "direction": "HIGHER_IS_BETTER", "perspective": "CUSTOMER",
                 "kind": "OUTPUT", "aggregation": "AVERAGE" } }),
         ),
-        // observations.graphql
+        // observations/
         (
             "RecordObservations",
             json!({ "input": { "observations": [
@@ -373,12 +456,12 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
             json!({ "input": { "metricKey": "revenue", "from": "2026-01-01", "to": "2026-06-30",
                 "granularity": "QUARTER", "bySegment": true, "byStage": true } }),
         ),
-        // scorecards.graphql
+        // scorecards/
         ("OrgScorecards", with_q1(json!({ "ownerKind": "COMPANY" }))),
         ("ScorecardById", with_q1(json!({ "id": f.scorecard }))),
         ("RoleScorecards", q1.clone()),
         ("PersonScorecards", with_q1(json!({ "externalId": "E2" }))),
-        // goals.graphql
+        // goals/
         ("Goals", json!({ "filter": fy26, "first": 20 })),
         ("GoalTree", json!({ "id": f.revenue_goal, "first": 20 })),
         ("UnbalancedGoals", json!({ "period": fy26, "first": 20 })),
@@ -397,20 +480,20 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
             "SetGoalStatus",
             json!({ "input": { "id": f.revenue_goal, "status": "ACTIVE" } }),
         ),
-        // okrs.graphql
+        // okrs/
         ("Objective", json!({ "id": f.objective, "checkIns": 5 })),
         (
             "CheckIn",
             json!({ "input": { "keyResultId": f.key_result, "value": "6", "confidence": 8,
                 "note": "two more calls booked" } }),
         ),
-        // people.graphql
+        // people/
         (
             "PeopleDirectory",
             json!({ "filter": { "active": true }, "first": 50 }),
         ),
         ("Person", json!({ "externalId": "E2" })),
-        // governance.graphql
+        // governance/
         ("Forums", json!({ "sessions": 5 })),
         ("TradeOffs", json!({ "onlyViolations": false })),
         (
@@ -423,7 +506,7 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
                 "options": ["raise now", "wait a quarter"], "outcome": "wait a quarter",
                 "ruleIds": [f.rule], "resolvedByRule": true, "sessionId": f.session } }),
         ),
-        // incentives.graphql
+        // incentives/
         ("IncentivePlans", json!({ "first": 10 })),
         ("PayoutPreview", json!({ "planId": f.plan })),
         (
@@ -431,7 +514,7 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
             json!({ "filter": { "planId": f.plan }, "first": 10 }),
         ),
         ("PlanTotals", json!({ "planId": f.plan })),
-        // revenue.graphql
+        // revenue/
         (
             "NrrBySegment",
             json!({ "from": "2026-01-01", "to": "2026-03-31" }),
@@ -440,7 +523,14 @@ fn variables(f: &Fixture) -> BTreeMap<&'static str, Value> {
             "ArrAtRisk",
             json!({ "asOf": "2026-04-01", "windowsDays": [30, 90], "first": 10 }),
         ),
-        // dashboards.graphql
+        // subscriptions/
+        ("ObservationRecorded", json!({ "metricKey": "revenue" })),
+        ("CheckInAdded", json!({ "keyResultId": f.key_result })),
+        (
+            "ScorecardStatusChanged",
+            json!({ "scorecardId": f.scorecard }),
+        ),
+        // dashboards/
         (
             "Dashboard",
             json!({ "id": f.dashboard, "asOf": "2026-03-15" }),
@@ -474,6 +564,109 @@ fn empty_fields(data: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Opens a graphql-transport-ws connection as `token` and starts `query`; returns the socket.
+async fn subscribe(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: &Value,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket upgrade");
+    let init = json!({ "type": "connection_init",
+        "payload": { "Authorization": format!("Bearer {token}") } });
+    socket
+        .send(Message::text(init.to_string()))
+        .await
+        .expect("send init");
+    let ack = next_message(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("connection_ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let subscribe = json!({ "id": "1", "type": "subscribe",
+        "payload": { "query": query, "variables": variables } });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("send subscribe");
+    socket
+}
+
+/// The next text message within `within`, if any.
+async fn next_message(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    within: Duration,
+) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(within, socket.next()).await.ok()?? {
+            Ok(Message::Text(text)) => return serde_json::from_str(text.as_str()).ok(),
+            Ok(Message::Close(frame)) => panic!("socket closed: {frame:?}"),
+            Ok(_) => {}
+            Err(e) => panic!("websocket error: {e}"),
+        }
+    }
+}
+
+/// The `n`-th write that makes subscription `name` send an event: each call differs from the
+/// one before, so every call announces something once the subscription is running.
+async fn trigger(app: &TestApp, f: &Fixture, name: &str, n: usize) {
+    let value = if n % 2 == 0 { "1000000" } else { "0" };
+    match name {
+        "ObservationRecorded" | "ScorecardStatusChanged" => {
+            // Revenue far above and far below target in turn: the company scorecard's
+            // status flips between GREEN and RED for 2027-01 with every write.
+            app.ok(
+                "admin",
+                r#"mutation($o: [ObservationInput!]!) { recordObservations(input: { observations: $o }) { created } }"#,
+                json!({ "o": [
+                    { "metricKey": "revenue", "periodStart": "2027-01-01", "granularity": "QUARTER", "value": value },
+                    { "metricKey": "csat", "periodStart": "2027-01-01", "granularity": "QUARTER", "value": "95" }
+                ] }),
+            )
+            .await;
+        }
+        "CheckInAdded" => {
+            app.ok(
+                "admin",
+                r#"mutation($id: ID!, $v: Decimal!) { checkIn(input: { keyResultId: $id, value: $v, confidence: 5 }) { checkIn { id } } }"#,
+                json!({ "id": f.key_result, "v": if n % 2 == 0 { "4" } else { "5" } }),
+            )
+            .await;
+        }
+        other => panic!("subscription {other} has no trigger in `trigger`"),
+    }
+}
+
+/// Runs a subscription: subscribes, then writes until its first event arrives (a write made
+/// before the server has the subscription running announces nothing to it, so the test
+/// repeats the write rather than waiting a fixed time). Returns the first event's payload.
+async fn first_event(app: &TestApp, f: &Fixture, op: &Operation, variables: &Value) -> Value {
+    let token = app.token(&["admin"]);
+    let mut socket = subscribe(app, &token, &op.document, variables).await;
+    for n in 0..100 {
+        trigger(app, f, &op.name, n).await;
+        while let Some(message) = next_message(&mut socket, Duration::from_millis(100)).await {
+            match message["type"].as_str() {
+                Some("next") => return message["payload"].clone(),
+                Some("error") => return json!({ "errors": message["payload"] }),
+                Some("complete") => panic!("{} completed without an event", op.name),
+                _ => {}
+            }
+        }
+    }
+    panic!("{}: no event after 100 writes", op.name)
+}
+
 on_both_backends!(
     every_example_operation_runs_against_the_live_schema_with_data,
     |app: TestApp| async move {
@@ -495,7 +688,11 @@ on_both_backends!(
             stale.is_empty(),
             "variables for operations that do not exist: {stale:?}"
         );
-        for kind in [OperationType::Query, OperationType::Mutation] {
+        for kind in [
+            OperationType::Query,
+            OperationType::Mutation,
+            OperationType::Subscription,
+        ] {
             assert!(
                 operations.iter().any(|op| op.kind == kind),
                 "no {kind} among the examples"
@@ -516,17 +713,21 @@ on_both_backends!(
                     continue;
                 }
             };
-            let body: Value = app
-                .client()
-                .post(app.url("/graphql"))
-                .bearer_auth(&token)
-                .json(&json!({ "query": op.document, "operationName": op.name, "variables": variables }))
-                .send()
-                .await
-                .expect("request")
-                .json()
-                .await
-                .expect("json body");
+            let body: Value = if op.kind == OperationType::Subscription {
+                first_event(&app, &fixture, op, &variables).await
+            } else {
+                // As graphql-request sends a generated document: no operation name.
+                app.client()
+                    .post(app.url("/graphql"))
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": op.document, "variables": variables }))
+                    .send()
+                    .await
+                    .expect("request")
+                    .json()
+                    .await
+                    .expect("json body")
+            };
             if body.get("errors").is_some() {
                 failures.push(format!("{} ({}): {:#}", op.name, op.file, body["errors"]));
                 continue;
@@ -547,7 +748,7 @@ on_both_backends!(
             failures.join("\n")
         );
         assert!(
-            operations.len() >= 25,
+            operations.len() >= 39,
             "only {} operations found",
             operations.len()
         );
@@ -566,5 +767,57 @@ on_both_backends!(
             )
             .await;
         assert!(body.get("errors").is_some(), "{body:#}");
+    }
+);
+
+on_both_backends!(
+    a_forbidden_error_names_the_roles_that_may_do_it,
+    |app: TestApp| async move {
+        let body = app
+            .gql(
+                "member",
+                r#"mutation { defineMetric(input: { key: "nps", name: "NPS", definition: "d",
+                    unit: SCORE, direction: HIGHER_IS_BETTER, perspective: CUSTOMER, kind: OUTPUT,
+                    aggregation: AVERAGE }) { metric { id } } }"#,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            tandem_tests::error_code(&body).as_deref(),
+            Some("FORBIDDEN"),
+            "{body:#}"
+        );
+        assert_eq!(
+            body["errors"][0]["message"],
+            "your roles (member) do not allow this operation; it needs one of these roles: \
+             admin, revops",
+            "{body:#}"
+        );
+    }
+);
+
+on_both_backends!(
+    a_batched_request_is_refused_with_400_as_the_readme_says,
+    |app: TestApp| async move {
+        // Apollo's BatchHttpLink sends a JSON array; Tandem takes one operation per request.
+        let response = app
+            .client()
+            .post(app.url("/graphql"))
+            .bearer_auth(app.token(&["admin"]))
+            .json(&json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(
+            tandem_tests::error_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{body:#}"
+        );
+        assert_eq!(
+            body["errors"][0]["message"],
+            "the body must be a JSON object with a `query`"
+        );
     }
 );

@@ -22,6 +22,7 @@ mod observations;
 mod okrs;
 mod ops;
 mod people;
+mod readme;
 mod relay;
 mod revenue;
 mod scorecards;

@@ -488,17 +488,12 @@ mod batch_over_the_limit_is_refused {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        tandem_no_postgres,
+        ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+    )]
     async fn postgres() {
-        match tandem_tests::spawn_app_with(
-            tandem_tests::Backend::Postgres,
-            limits(),
-            8 * 1024 * 1024,
-        )
-        .await
-        {
-            Some(app) => check(app).await,
-            None => eprintln!("TEST_DATABASE_URL not set; skipping the PostgreSQL run"),
-        }
+        check(tandem_tests::spawn_postgres_app_with(limits(), 8 * 1024 * 1024).await).await;
     }
 }
 

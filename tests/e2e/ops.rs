@@ -520,11 +520,12 @@ on_both_backends!(
 );
 
 async fn metrics_token_guards_metrics(backend: tandem_tests::Backend) {
-    let Some(app) = tandem_tests::spawn_app_with_metrics_token(backend, "scrape-secret").await
-    else {
-        eprintln!("TEST_DATABASE_URL not set; skipping the PostgreSQL run");
-        return;
-    };
+    if backend == tandem_tests::Backend::Postgres {
+        tandem_tests::require_postgres_url();
+    }
+    let app = tandem_tests::spawn_app_with_metrics_token(backend, "scrape-secret")
+        .await
+        .expect("app");
     let (status, _) = metrics_text(&app, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = metrics_text(&app, Some("wrong-secret")).await;
@@ -547,6 +548,10 @@ mod metrics_token_guards_metrics_when_configured {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        tandem_no_postgres,
+        ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+    )]
     async fn postgres() {
         metrics_token_guards_metrics(tandem_tests::Backend::Postgres).await;
     }

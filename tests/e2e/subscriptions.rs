@@ -847,11 +847,12 @@ fn start_process(binary: &std::path::Path, database_url: &str) -> Process {
 /// Two server processes on one PostgreSQL database: a write on one reaches a subscriber on
 /// the other through LISTEN/NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    tandem_no_postgres,
+    ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+)]
 async fn a_write_on_one_process_reaches_a_subscriber_on_another() {
-    let Some(admin_url) = tandem_tests::postgres_url() else {
-        eprintln!("TEST_DATABASE_URL not set; skipping the two-process PostgreSQL test");
-        return;
-    };
+    let admin_url = tandem_tests::require_postgres_url();
     let binary = tokio::task::spawn_blocking(tandem_binary)
         .await
         .expect("build");

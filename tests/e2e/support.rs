@@ -139,17 +139,13 @@ macro_rules! on_both_backends_with {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                tandem_no_postgres,
+                ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+            )]
             async fn postgres() {
-                match tandem_tests::spawn_app_with(
-                    tandem_tests::Backend::Postgres,
-                    $limits,
-                    $max_body,
-                )
-                .await
-                {
-                    Some(app) => ($body)(app).await,
-                    None => eprintln!("TEST_DATABASE_URL not set; skipping the PostgreSQL run"),
-                }
+                let app = tandem_tests::spawn_postgres_app_with($limits, $max_body).await;
+                ($body)(app).await;
             }
         }
     };

@@ -254,8 +254,33 @@ pub fn error_field(body: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Runs a test body against SQLite and, when configured, PostgreSQL: defines a module with
-/// one `sqlite` and one `postgres` test.
+/// The URL of the PostgreSQL server for a PostgreSQL test; fails the test when none is set.
+/// Such a test is ignored unless `TEST_DATABASE_URL` (or `CI`) was set when it was built, so
+/// this fails only when the database was expected: in CI, with `--include-ignored`, or when
+/// the variable was set at build time but not at run time.
+pub fn require_postgres_url() -> String {
+    postgres_url().unwrap_or_else(|| {
+        panic!("TEST_DATABASE_URL is not set: this PostgreSQL test needs a PostgreSQL server")
+    })
+}
+
+/// Starts a server on PostgreSQL with default limits; fails the test when
+/// `TEST_DATABASE_URL` is not set.
+pub async fn spawn_postgres_app() -> TestApp {
+    spawn_postgres_app_with(Limits::default(), 8 * 1024 * 1024).await
+}
+
+/// Starts a server on PostgreSQL; fails the test when `TEST_DATABASE_URL` is not set.
+pub async fn spawn_postgres_app_with(limits: Limits, max_body: usize) -> TestApp {
+    require_postgres_url();
+    spawn_app_with(Backend::Postgres, limits, max_body)
+        .await
+        .expect("postgres app")
+}
+
+/// Runs a test body against SQLite and PostgreSQL: defines a module with one `sqlite` and one
+/// `postgres` test. The `postgres` test is ignored (not passed) when the tests were built
+/// without `TEST_DATABASE_URL`, and fails when it runs without a database.
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $body:expr) => {
@@ -272,11 +297,13 @@ macro_rules! on_both_backends {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                tandem_no_postgres,
+                ignore = "set TEST_DATABASE_URL to run on PostgreSQL"
+            )]
             async fn postgres() {
-                match $crate::spawn_app($crate::Backend::Postgres).await {
-                    Some(app) => ($body)(app).await,
-                    None => eprintln!("TEST_DATABASE_URL not set; skipping the PostgreSQL run"),
-                }
+                let app = $crate::spawn_postgres_app().await;
+                ($body)(app).await;
             }
         }
     };
