@@ -28,3 +28,4 @@ mod scorecards;
 mod sync;
 
 pub use graphql::{ApiSchema, Limits, PERSISTED_QUERY_CACHE_ENTRIES, build_schema};
+pub use live::LiveSettings;

@@ -704,6 +704,7 @@ impl Subscription {
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<ObservationRecordedEvent>>>
     {
         let conn = connection(ctx)?.clone();
+        conn.still_admitted().await?;
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let metric = match &metric_key {
             None => None,
@@ -769,6 +770,7 @@ impl Subscription {
         >,
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<CheckInAddedEvent>>> {
         let conn = connection(ctx)?.clone();
+        conn.still_admitted().await?;
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let key_result = key_result_id
             .as_ref()
@@ -834,6 +836,7 @@ impl Subscription {
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<ScorecardStatusChangedEvent>>>
     {
         let conn = connection(ctx)?.clone();
+        conn.still_admitted().await?;
         let s = authorized(ctx, Permission::ReadPeople)?;
         let only = scorecard_id
             .as_ref()
