@@ -24,9 +24,22 @@ pub struct Claims {
     /// Issuer, when configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// Audience, when configured.
+    /// Audience, when configured: one value or a list (RFC 7519 allows both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+    /// Not valid before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+}
+
+/// A token's `aud` claim: one audience or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// `"aud": "api"`.
+    One(String),
+    /// `"aud": ["api", "other"]`.
+    Many(Vec<String>),
 }
 
 /// A verified caller: who, in which organization, with which roles.
@@ -38,6 +51,8 @@ pub struct Caller {
     pub org_id: Uuid,
     /// Access roles recognised in the token; unknown ones are ignored.
     pub roles: Vec<AccessRole>,
+    /// When the token expires, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 impl Caller {
@@ -92,15 +107,25 @@ impl Verifier {
         // One algorithm only: a token naming another (including `none`) is refused.
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A token that is not valid yet is refused like an expired one.
+        validation.validate_nbf = true;
+        // A configured issuer or audience must be present, not merely right when present.
+        let mut required = vec!["exp", "sub"];
         match issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(Self { key, validation })
     }
 
@@ -109,15 +134,12 @@ impl Verifier {
         let header = header.ok_or_else(|| {
             ApiError::Unauthenticated("send `Authorization: Bearer <token>`".to_owned())
         })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthenticated(
-                    "the Authorization header must be `Bearer <token>`".to_owned(),
-                )
-            })?;
-        self.verify(token.trim())
+        let token = bearer_token(header).ok_or_else(|| {
+            ApiError::Unauthenticated(
+                "the Authorization header must be `Bearer <token>`".to_owned(),
+            )
+        })?;
+        self.verify(token)
     }
 
     /// Verifies a token into a caller.
@@ -127,6 +149,12 @@ impl Verifier {
                 use jsonwebtoken::errors::ErrorKind;
                 let reason = match e.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)",
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        return ApiError::Unauthenticated(format!(
+                            "the token has no `{claim}` claim, which this server requires"
+                        ));
+                    }
                     ErrorKind::InvalidSignature => "the token's signature does not verify",
                     ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                         "the token is signed with an algorithm this server does not accept"
@@ -154,8 +182,18 @@ impl Verifier {
             subject: claims.sub,
             org_id,
             roles,
+            expires_at: claims.exp,
         })
     }
+}
+
+/// The token of an `Authorization` value `Bearer <token>`; the scheme is matched in any case
+/// (RFC 7235), and the token must not be empty.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let header = header.trim_start();
+    let (scheme, token) = header.split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Mints HS256 tokens from a shared secret (local use and tests).
@@ -190,7 +228,8 @@ impl Minter {
             roles: roles.iter().map(|r| r.claim()).collect(),
             exp: jsonwebtoken::get_current_timestamp() + ttl_seconds,
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(Audience::One),
+            nbf: None,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

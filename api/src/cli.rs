@@ -186,6 +186,24 @@ pub struct ServeArgs {
     /// Bearer token `/metrics` requires; open to anyone who reaches the port when unset.
     #[arg(long, env = "TANDEM_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Most subscriptions running at once on one WebSocket connection.
+    #[arg(
+        long,
+        env = "TANDEM_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 100
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// Most WebSocket connections open at once per caller (token subject in its organization),
+    /// per server process.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_CALLER", default_value_t = 20)]
+    pub max_connections_per_caller: usize,
+    /// How long, in milliseconds, a WebSocket may stay open without `connection_init`.
+    #[arg(
+        long,
+        env = "TANDEM_CONNECTION_INIT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub connection_init_timeout_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -211,6 +229,9 @@ impl Default for ServeArgs {
             sync_settle_ms: 5_000,
             tombstone_retention_days: 30,
             metrics_token: None,
+            max_subscriptions_per_connection: 100,
+            max_connections_per_caller: 20,
+            connection_init_timeout_ms: 10_000,
         }
     }
 }

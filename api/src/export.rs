@@ -2,6 +2,11 @@
 //! same bearer token and role rules as the GraphQL lists, `updatedSince`, `after` (a sync
 //! cursor) and `columns`. Rows are read in chunks in (change time, id) order and streamed as
 //! they are encoded, so memory stays flat whatever the size of the dataset.
+//!
+//! Everything that can be refused is refused before the first byte (parameters, and the first
+//! read). The cursor to resume from ends the body, after the last row: a body cut off midway
+//! (the transfer is aborted on a failure) has no cursor, so a loader cannot save one past
+//! rows it never got.
 
 use std::sync::Arc;
 
@@ -27,9 +32,9 @@ use crate::server::AppState;
 const CHUNK: u64 = 2_000;
 /// Encoded chunks buffered between the reader and the socket.
 const BUFFERED_CHUNKS: usize = 4;
-/// Response header holding the cursor to pass as `after` on the next export: every row
-/// changed up to this export's horizon has been sent.
-pub const RESUME_HEADER: &str = "tandem-resume-after";
+/// The key of the NDJSON record, and the first field of the CSV record, that ends a complete
+/// export and holds the cursor to pass as `after` on the next one.
+pub const RESUME_MARK: &str = "_resume_after";
 
 /// The file formats served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +43,9 @@ enum Format {
     Ndjson,
 }
 
-/// Query-string parameters of an export.
+/// Query-string parameters of an export; any other parameter is refused.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportParams {
     /// Only rows changed at or after this RFC 3339 time.
     #[serde(rename = "updatedSince")]
@@ -68,7 +74,14 @@ impl IntoResponse for ExportError {
         let body = serde_json::json!({
             "errors": [{ "message": err.message(), "extensions": extensions }]
         });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 7235: a 401 names the scheme that would be accepted.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -164,16 +177,27 @@ async fn start(
         until: chrono::Utc::now() - settle,
     };
     let resume = sync_cursor(&SyncCursor::past(window.until));
+    // The first chunk is read before answering, so a failing read is an error status, not a
+    // body cut off after its header line.
+    let first = session
+        .tenant
+        .export_chunk(set, &fields, people.as_deref(), &window)
+        .await
+        .map_err(ApiError::from)?;
 
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(BUFFERED_CHUNKS);
     let tenant = session.tenant.clone();
     tokio::spawn(produce(
-        tenant,
-        set,
-        fields,
-        people.map(Arc::from),
-        window,
-        format,
+        Export {
+            tenant,
+            set,
+            fields,
+            people: people.map(Arc::from),
+            window,
+            format,
+            resume,
+        },
+        first,
         tx,
     ));
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
@@ -188,92 +212,143 @@ async fn start(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&resume) {
-        h.insert(RESUME_HEADER, v);
-    }
     Ok(response)
 }
 
 /// The fields a `columns` parameter selects, in the order given; every field when absent.
+/// Unknown and repeated names are refused, and so is a list longer than the dataset's columns.
 fn select(set: &'static Dataset, columns: Option<&str>) -> Result<Vec<&'static Field>, ApiError> {
     let Some(columns) = columns.filter(|c| !c.trim().is_empty()) else {
         return Ok(set.fields.iter().collect());
     };
-    columns
-        .split(',')
-        .map(str::trim)
-        .map(|name| {
-            set.field(name).ok_or_else(|| {
-                ApiError::bad_input(
-                    "columns",
-                    format!(
-                        "`{}` has no column `{name}`; columns: {}",
-                        set.name,
-                        set.fields
-                            .iter()
-                            .map(|f| f.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })
-        })
-        .collect()
+    let names = || {
+        set.fields
+            .iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let count = columns.split(',').count();
+    if count > set.fields.len() {
+        return Err(ApiError::bad_input(
+            "columns",
+            format!(
+                "{count} columns asked for; `{}` has {}, each can be named once: {}",
+                set.name,
+                set.fields.len(),
+                names()
+            ),
+        ));
+    }
+    let mut chosen: Vec<&'static Field> = Vec::with_capacity(count);
+    for name in columns.split(',').map(str::trim) {
+        let field = set.field(name).ok_or_else(|| {
+            ApiError::bad_input(
+                "columns",
+                format!(
+                    "`{}` has no column `{name}`; columns: {}",
+                    set.name,
+                    names()
+                ),
+            )
+        })?;
+        if chosen.iter().any(|f| f.name == field.name) {
+            return Err(ApiError::bad_input(
+                "columns",
+                format!("column `{name}` is named more than once"),
+            ));
+        }
+        chosen.push(field);
+    }
+    Ok(chosen)
 }
 
-/// Reads the dataset chunk by chunk and sends each encoded chunk; stops when the client
-/// goes away. A read failure aborts the response so the client sees a broken transfer, never
-/// a silently short file.
-async fn produce(
+/// What one export reads and how it writes it.
+struct Export {
     tenant: Tenant,
     set: &'static Dataset,
     fields: Vec<&'static Field>,
     people: Option<Arc<[Uuid]>>,
-    mut window: SyncWindow,
+    window: SyncWindow,
     format: Format,
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-) {
-    if format == Format::Csv {
-        let names = fields.iter().map(|f| f.name);
-        match csv_chunk(std::iter::once(names.map(str::to_owned).collect())) {
-            Ok(bytes) => {
-                if tx.send(Ok(bytes)).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
+    /// The cursor written after the last row.
+    resume: String,
+}
+
+impl Export {
+    fn encode(&self, rows: &[ExportRow]) -> Result<Bytes, std::io::Error> {
+        match self.format {
+            Format::Csv => csv_chunk(rows.iter().map(|r| r.values.iter().map(csv_text).collect())),
+            Format::Ndjson => Ok(ndjson_chunk(&self.fields, rows)),
+        }
+    }
+
+    /// The last record of a complete export: the cursor to resume from.
+    fn ending(&self) -> Result<Bytes, std::io::Error> {
+        match self.format {
+            Format::Csv => csv_chunk(std::iter::once(vec![
+                format!("#{RESUME_MARK}"),
+                self.resume.clone(),
+            ])),
+            Format::Ndjson => {
+                let mut line = serde_json::json!({ RESUME_MARK: self.resume }).to_string();
+                line.push('\n');
+                Ok(Bytes::from(line))
             }
         }
     }
+}
+
+/// Sends the header line (CSV), the first chunk, then reads and sends the rest chunk by chunk,
+/// and ends with the resume record; stops when the client goes away. A failure aborts the
+/// response before the resume record, so the client sees a broken transfer with no cursor,
+/// never a silently short file.
+async fn produce(
+    mut export: Export,
+    first: Vec<ExportRow>,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    if export.format == Format::Csv {
+        let names = export.fields.iter().map(|f| f.name.to_owned()).collect();
+        let header = csv_chunk(std::iter::once(names));
+        let failed = header.is_err();
+        if tx.send(header).await.is_err() || failed {
+            return;
+        }
+    }
+    let mut rows = first;
     loop {
-        let rows = match tenant
-            .export_chunk(set, &fields, people.as_deref(), &window)
+        if let Some(last) = rows.last() {
+            export.window.after = Some(last.cursor);
+            let encoded = export.encode(&rows);
+            let failed = encoded.is_err();
+            if tx.send(encoded).await.is_err() || failed {
+                return;
+            }
+        }
+        if (rows.len() as u64) < export.window.first {
+            let _ = tx.send(export.ending()).await;
+            return;
+        }
+        rows = match export
+            .tenant
+            .export_chunk(
+                export.set,
+                &export.fields,
+                export.people.as_deref(),
+                &export.window,
+            )
             .await
         {
             Ok(rows) => rows,
             Err(e) => {
-                tracing::error!(error = %e, dataset = set.name, "export read failed");
+                tracing::error!(error = %e, dataset = export.set.name, "export read failed");
                 let _ = tx
                     .send(Err(std::io::Error::other("export read failed")))
                     .await;
                 return;
             }
         };
-        let Some(last) = rows.last() else {
-            return;
-        };
-        window.after = Some(last.cursor);
-        let full = rows.len() as u64 == window.first;
-        let encoded = match format {
-            Format::Csv => csv_chunk(rows.iter().map(|r| r.values.iter().map(csv_text).collect())),
-            Format::Ndjson => Ok(ndjson_chunk(&fields, &rows)),
-        };
-        let failed = encoded.is_err();
-        if tx.send(encoded).await.is_err() || failed || !full {
-            return;
-        }
     }
 }
 

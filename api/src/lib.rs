@@ -31,3 +31,4 @@ mod sync;
 pub use graphql::{
     ApiSchema, Limits, PERSISTED_QUERY_CACHE_ENTRIES, build_schema, build_schema_with,
 };
+pub use live::LiveSettings;

@@ -1,72 +1,185 @@
 //! Live updates over GraphQL subscriptions (the `graphql-transport-ws` protocol on
 //! `/graphql`): observations recorded, check-ins added, scorecard statuses changed.
 //!
-//! A WebSocket connection authenticates once, in its `connection_init` payload, with the same
-//! token check as HTTP. Every event is re-read through the subscriber's own organization with
-//! a fresh session, so what it receives follows the same access rules as a query, and a
-//! subscription ends when its token expires.
+//! A WebSocket connection authenticates once, in its `connection_init` payload, through the
+//! same check as HTTP ([`AppState::authenticate_token`]). Every event is re-read through the
+//! subscriber's own organization with a fresh session, so what it receives follows the same
+//! access rules as a query; a subscription ends when its token expires, its organization is
+//! deleted or its subject deactivated.
+//!
+//! Messages are checked before they reach the executor: the body limit applies to each, the
+//! protocol's order is enforced with graphql-transport-ws close codes, and subscriptions per
+//! connection and connections per caller are capped ([`LiveSettings`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
+use async_graphql::futures_util::stream::{self, BoxStream, SplitStream, Stream, StreamExt};
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, ClientMessage, WebSocket as WsProtocol, WebSocketProtocols, WsMessage,
+};
 use async_graphql::{Context, Data, ID, Object, Response, Subscription};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use futures::SinkExt as _;
+use serde_json::json;
 use tandem_domain::access::Permission;
 use tandem_domain::metrics::MetricKey;
 use tandem_domain::periods::{DateRange, Granularity as DomainGranularity, Period};
 use tandem_domain::rollup::Fact;
 use tandem_domain::scorecards as rules;
 use tandem_persistence::{
-    Event, Observation, Scorecard, ScorecardItem, StatusReading, Store, Tenant, TenantEvents,
+    Event, Observation, Scorecard, ScorecardItem, StatusReading, Tenant, TenantEvents,
 };
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::auth::{Caller, Claims, Verifier};
+use crate::auth::{Caller, bearer_token};
+use crate::cli::ServeArgs;
 use crate::error::ApiError;
 use crate::goals::{CheckInObject, KeyResultObject};
 use crate::graphql::enums::Granularity;
 use crate::graphql::relay::expect_global_id;
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::{ApiSchema, RequestAuth, Session, authorized};
+use crate::graphql::{RequestAuth, Session, authorized};
 use crate::observations::ObservationObject;
 use crate::scorecards::{RagStatus, ScorecardObject, item_specs};
+use crate::server::AppState;
 
-/// The close code sent when `connection_init` carries no valid token (`4403: Forbidden` in
-/// the graphql-transport-ws protocol).
-const FORBIDDEN_CLOSE: u16 = 4403;
+/// Limits of the WebSocket endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveSettings {
+    /// Most subscriptions running at once on one connection.
+    pub max_subscriptions_per_connection: usize,
+    /// Most connections open at once per caller (token subject in its organization).
+    pub max_connections_per_caller: usize,
+    /// How long a connection may stay open without `connection_init`.
+    pub connection_init_timeout: Duration,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self::from(&ServeArgs::default())
+    }
+}
+
+impl From<&ServeArgs> for LiveSettings {
+    fn from(args: &ServeArgs) -> Self {
+        Self {
+            max_subscriptions_per_connection: args.max_subscriptions_per_connection,
+            max_connections_per_caller: args.max_connections_per_caller,
+            connection_init_timeout: Duration::from_millis(args.connection_init_timeout_ms),
+        }
+    }
+}
+
+/// The WebSocket endpoint's settings and the connections open per caller in this process.
+pub struct Live {
+    settings: LiveSettings,
+    open: Mutex<HashMap<(Uuid, String), usize>>,
+}
+
+impl Live {
+    /// No connection open yet.
+    pub fn new(settings: LiveSettings) -> Self {
+        Self {
+            settings,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one of the caller's connection places, or `None` when all are taken.
+    fn take_place(self: &Arc<Self>, caller: &Caller) -> Option<Place> {
+        let key = (caller.org_id, caller.subject.clone());
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(key.clone()).or_insert(0);
+        if *count >= self.settings.max_connections_per_caller {
+            return None;
+        }
+        *count += 1;
+        Some(Place {
+            live: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+/// One open connection of a caller; gives its place back when the connection ends.
+struct Place {
+    live: Arc<Live>,
+    key: (Uuid, String),
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut open = self.live.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// graphql-transport-ws close codes (and the WebSocket ones used beside them).
+mod close {
+    /// A message that is not a valid protocol message.
+    pub const INVALID_MESSAGE: u16 = 4400;
+    /// `subscribe` before the connection was acknowledged.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// `connection_init` without a valid token.
+    pub const FORBIDDEN: u16 = 4403;
+    /// No `connection_init` in time.
+    pub const INIT_TIMEOUT: u16 = 4408;
+    /// `subscribe` with the id of a running subscription.
+    pub const SUBSCRIBER_EXISTS: u16 = 4409;
+    /// A second `connection_init`.
+    pub const TOO_MANY_INITS: u16 = 4429;
+    /// The caller already holds as many connections as allowed (RFC 6455 "policy violation").
+    pub const POLICY: u16 = 1008;
+    /// A message larger than the body limit (RFC 6455 "message too big").
+    pub const TOO_BIG: u16 = 1009;
+}
 
 /// Marks a refused `connection_init` so the close frame can be given its protocol code.
 const REFUSED: &str = "UNAUTHENTICATED: ";
+/// Marks a `connection_init` refused because the caller has too many connections open.
+const CROWDED: &str = "TOO_MANY_CONNECTIONS: ";
 
 /// A WebSocket connection's verified caller, kept for the life of the connection.
 #[derive(Clone)]
 pub struct LiveConnection {
-    store: Store,
+    state: AppState,
     caller: Caller,
-    /// When the token expires, seconds since the epoch.
-    expires_at: u64,
 }
 
 impl LiveConnection {
     fn expired(&self) -> bool {
-        now_secs() >= self.expires_at
+        now_secs() >= self.caller.expires_at
     }
 
     /// A fresh session: new loaders, nothing cached from earlier events.
     fn session(&self) -> Session {
-        Session::new(&self.store, self.caller.clone())
+        Session::new(self.state.store(), self.caller.clone())
+    }
+
+    /// Checks again that the token's organization exists and its subject is not a
+    /// deactivated person (the same check as every HTTP request).
+    async fn still_admitted(&self) -> Result<(), ApiError> {
+        self.state.admit(self.caller.clone()).await.map(|_| ())
     }
 
     /// Resolves when the token expires.
     async fn expiry(&self) {
-        let left = self.expires_at.saturating_sub(now_secs());
-        tokio::time::sleep(std::time::Duration::from_secs(left)).await;
+        let left = self.caller.expires_at.saturating_sub(now_secs());
+        tokio::time::sleep(Duration::from_secs(left)).await;
     }
 }
 
@@ -78,16 +191,13 @@ fn now_secs() -> u64 {
 }
 
 /// Reads the token out of a `connection_init` payload: `{"Authorization": "Bearer ..."}`
-/// (any case) or `{"token": "..."}`.
+/// (header and scheme in any case) or `{"token": "..."}`.
 fn token_of(payload: &serde_json::Value) -> Option<String> {
     let object = payload.as_object()?;
     for (key, value) in object {
         let Some(text) = value.as_str() else { continue };
         if key.eq_ignore_ascii_case("authorization") {
-            let token = text
-                .strip_prefix("Bearer ")
-                .or_else(|| text.strip_prefix("bearer "))?;
-            return Some(token.trim().to_owned());
+            return bearer_token(text).map(str::to_owned);
         }
         if key == "token" {
             return Some(text.trim().to_owned());
@@ -96,93 +206,297 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
     None
 }
 
-/// Verifies a `connection_init` payload into the connection's data.
-async fn connect(
-    store: Store,
-    verifier: Verifier,
-    payload: serde_json::Value,
-) -> Result<LiveConnection, ApiError> {
+/// Verifies a `connection_init` payload into the connection's caller, through the same
+/// checks as an HTTP request.
+async fn connect(state: AppState, payload: serde_json::Value) -> Result<LiveConnection, ApiError> {
     let token = token_of(&payload).ok_or_else(|| {
         ApiError::Unauthenticated(
             "send the token in connection_init: {\"Authorization\": \"Bearer <token>\"}".to_owned(),
         )
     })?;
-    let caller = verifier.verify(&token)?;
-    // The signature and expiry were just checked; this only reads the expiry back.
-    let expires_at = jsonwebtoken::dangerous::insecure_decode::<Claims>(&token)
-        .map(|data| data.claims.exp)
-        .map_err(|_| ApiError::Unauthenticated("the token is not valid".to_owned()))?;
-    if store.organization(caller.org_id).await?.is_none() {
-        return Err(ApiError::Unauthenticated(
-            "the token's organization does not exist".to_owned(),
-        ));
+    let caller = state.authenticate_token(&token).await?;
+    Ok(LiveConnection { state, caller })
+}
+
+/// What one connection's reader, `connection_init` handler and writer share.
+#[derive(Default)]
+struct ConnectionState {
+    /// `connection_init` arrived.
+    init_received: bool,
+    /// `connection_init` was accepted.
+    acknowledged: bool,
+    /// Ids of the subscriptions running.
+    running: HashSet<String>,
+    /// The close frame to end the connection with, once the reader stops.
+    close: Option<(u16, String)>,
+    /// The caller's connection place, held while the connection is open.
+    place: Option<Place>,
+}
+
+type Shared = Arc<Mutex<ConnectionState>>;
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, ConnectionState> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The reader side of a connection: enforces the message size limit and the protocol's
+/// order (init once, then subscriptions with unique ids, at most so many at once) before
+/// anything reaches the GraphQL executor. A violation records its close frame and ends the
+/// stream, which ends the connection.
+struct Gate {
+    source: SplitStream<WebSocket>,
+    shared: Shared,
+    refusals: mpsc::UnboundedSender<String>,
+    max_bytes: usize,
+    max_subscriptions: usize,
+}
+
+impl Gate {
+    fn stop(&self, code: u16, reason: String) -> Poll<Option<serde_json::Result<ClientMessage>>> {
+        // Close reasons are limited to 123 bytes.
+        let reason: String = reason.chars().take(120).collect();
+        lock(&self.shared).close = Some((code, reason));
+        Poll::Ready(None)
     }
-    Ok(LiveConnection {
-        store,
-        caller,
-        expires_at,
-    })
+
+    /// Checks one message; `Ok(None)` when it is answered here and not passed on.
+    fn check(&self, bytes: &[u8]) -> Result<Option<ClientMessage>, (u16, String)> {
+        if bytes.len() > self.max_bytes {
+            return Err((
+                close::TOO_BIG,
+                format!(
+                    "message too big: {} bytes, the limit is {}",
+                    bytes.len(),
+                    self.max_bytes
+                ),
+            ));
+        }
+        let message = ClientMessage::from_bytes(bytes).map_err(|e| {
+            (
+                close::INVALID_MESSAGE,
+                format!("Invalid message received: {e}"),
+            )
+        })?;
+        let mut state = lock(&self.shared);
+        match &message {
+            ClientMessage::ConnectionInit { .. } => {
+                if state.init_received {
+                    return Err((
+                        close::TOO_MANY_INITS,
+                        "Too many initialisation requests".to_owned(),
+                    ));
+                }
+                state.init_received = true;
+            }
+            ClientMessage::Start { id, .. } => {
+                if !state.acknowledged {
+                    return Err((close::UNAUTHORIZED, "Unauthorized".to_owned()));
+                }
+                if state.running.contains(id) {
+                    return Err((
+                        close::SUBSCRIBER_EXISTS,
+                        format!("Subscriber for {id} already exists"),
+                    ));
+                }
+                if state.running.len() >= self.max_subscriptions {
+                    let refusal = json!({
+                        "id": id,
+                        "type": "error",
+                        "payload": [{
+                            "message": format!(
+                                "this connection already runs {} subscriptions, the most \
+                                 allowed; complete one first",
+                                self.max_subscriptions
+                            ),
+                            "extensions": { "code": "BAD_USER_INPUT", "limit": "subscriptionsPerConnection" }
+                        }]
+                    });
+                    let _ = self.refusals.send(refusal.to_string());
+                    return Ok(None);
+                }
+                state.running.insert(id.clone());
+            }
+            ClientMessage::Stop { id } => {
+                state.running.remove(id);
+            }
+            ClientMessage::ConnectionTerminate
+            | ClientMessage::Ping { .. }
+            | ClientMessage::Pong { .. } => {}
+        }
+        Ok(Some(message))
+    }
+}
+
+impl Stream for Gate {
+    type Item = serde_json::Result<ClientMessage>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let message = match self.source.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => {
+                    // The socket refuses frames past twice the limit before reading them
+                    // (tungstenite's capacity error); anything else ends the connection.
+                    let text = e.to_string();
+                    if text.contains("too long") {
+                        return self.stop(close::TOO_BIG, format!("message too big: {text}"));
+                    }
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Ok(message))) => message,
+            };
+            let bytes = match message {
+                Message::Text(text) => Bytes::from(text),
+                Message::Binary(bytes) => bytes,
+                Message::Close(_) => return Poll::Ready(None),
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            match self.check(&bytes) {
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {
+                    // A refusal is waiting to be written: let the writer run before reading on.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Err((code, reason)) => return self.stop(code, reason),
+            }
+        }
+    }
+}
+
+/// The frame a message of the GraphQL WebSocket becomes, and the subscription it completes.
+fn outgoing(message: WsMessage) -> (Message, Option<String>) {
+    match message {
+        WsMessage::Text(text) => {
+            let completed = if text.starts_with(r#"{"type":"complete""#) {
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+            } else {
+                None
+            };
+            (Message::Text(text.into()), completed)
+        }
+        WsMessage::Close(code, reason) => {
+            // The initialisation handler marks its refusals with the protocol's code.
+            let (code, reason) = if let Some(why) = reason.strip_prefix(REFUSED) {
+                (close::FORBIDDEN, format!("Forbidden: {why}"))
+            } else if let Some(why) = reason.strip_prefix(CROWDED) {
+                (close::POLICY, why.to_owned())
+            } else {
+                (code, reason)
+            };
+            let reason: String = reason.chars().take(120).collect();
+            (
+                Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })),
+                None,
+            )
+        }
+    }
 }
 
 /// Serves one WebSocket upgrade of `/graphql`.
-pub fn upgrade(
-    upgrade: WebSocketUpgrade,
-    protocol: GraphQLProtocol,
-    schema: ApiSchema,
-    store: Store,
-    verifier: Verifier,
-) -> HttpResponse {
+pub fn upgrade(upgrade: WebSocketUpgrade, headers: &HeaderMap, state: AppState) -> HttpResponse {
+    let Some(protocol) = protocol_of(headers) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
+        )
+            .into_response();
+    };
+    let max_bytes = state.max_body_bytes();
+    // Frames up to twice the limit are read whole and refused with a close frame; larger ones
+    // are refused by the socket before their payload is read.
+    let socket_limit = max_bytes.saturating_mul(2);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let (sink, source) = async_graphql::futures_util::StreamExt::split(socket);
-            // A refused connection_init closes with 4403 as graphql-transport-ws asks.
-            let sink = sink.with(|message: Message| async move {
-                Ok::<_, axum::Error>(match message {
-                    Message::Close(Some(frame)) if frame.reason.starts_with(REFUSED) => {
-                        let reason: String =
-                            format!("Forbidden: {}", &frame.reason[REFUSED.len()..])
-                                .chars()
-                                .take(120)
-                                .collect();
-                        Message::Close(Some(CloseFrame {
-                            code: FORBIDDEN_CLOSE,
-                            reason: reason.into(),
-                        }))
-                    }
-                    other => other,
-                })
-            });
-            GraphQLWebSocket::new_with_pair(sink, source, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    match connect(store, verifier, payload).await {
-                        Ok(conn) => {
-                            let mut data = Data::default();
-                            data.insert(RequestAuth(Ok(Arc::new(conn.session()))));
-                            data.insert(conn);
-                            Ok(data)
-                        }
-                        Err(e) => Err(async_graphql::Error::new(format!(
-                            "{REFUSED}{}",
-                            e.message()
-                        ))),
-                    }
-                })
-                .serve()
-                .await;
-        })
+        .max_message_size(socket_limit)
+        .max_frame_size(socket_limit)
+        .on_upgrade(move |socket| serve(socket, protocol, state, max_bytes))
         .into_response()
 }
 
+async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState, max_bytes: usize) {
+    let settings = state.live().settings;
+    let (mut sink, source) = socket.split();
+    let shared: Shared = Arc::default();
+    let (refusals, mut refused) = mpsc::unbounded_channel();
+    let gate = Gate {
+        source,
+        shared: Arc::clone(&shared),
+        refusals,
+        max_bytes,
+        max_subscriptions: settings.max_subscriptions_per_connection,
+    };
+    let init_shared = Arc::clone(&shared);
+    let schema = state.schema().clone();
+    let mut protocol_stream = WsProtocol::from_message_stream(schema, gate, protocol)
+        .on_connection_init(move |payload| async move {
+            let conn = connect(state.clone(), payload)
+                .await
+                .map_err(|e| async_graphql::Error::new(format!("{REFUSED}{}", e.message())))?;
+            let place = state.live().take_place(&conn.caller).ok_or_else(|| {
+                async_graphql::Error::new(format!(
+                    "{CROWDED}too many connections: at most {} per caller",
+                    settings.max_connections_per_caller
+                ))
+            })?;
+            {
+                let mut shared = lock(&init_shared);
+                shared.place = Some(place);
+                shared.acknowledged = true;
+            }
+            let mut data = Data::default();
+            data.insert(RequestAuth(Ok(Arc::new(conn.session()))));
+            data.insert(conn);
+            Ok(data)
+        });
+    let init_deadline = tokio::time::sleep(settings.connection_init_timeout);
+    tokio::pin!(init_deadline);
+    loop {
+        let frame = tokio::select! {
+            message = protocol_stream.next() => match message {
+                Some(message) => {
+                    let (frame, completed) = outgoing(message);
+                    if let Some(id) = completed {
+                        lock(&shared).running.remove(&id);
+                    }
+                    frame
+                }
+                None => match lock(&shared).close.take() {
+                    Some((code, reason)) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+                    None => break,
+                },
+            },
+            Some(refusal) = refused.recv() => Message::Text(refusal.into()),
+            () = &mut init_deadline, if !lock(&shared).init_received => Message::Close(Some(CloseFrame {
+                code: close::INIT_TIMEOUT,
+                reason: "Connection initialisation timeout".into(),
+            })),
+        };
+        let closing = matches!(frame, Message::Close(_));
+        if sink.send(frame).await.is_err() || closing {
+            break;
+        }
+    }
+}
+
 /// Whether a request asks to upgrade to a GraphQL WebSocket.
-pub fn wants_websocket(headers: &axum::http::HeaderMap) -> bool {
+pub fn wants_websocket(headers: &HeaderMap) -> bool {
+    protocol_of(headers).is_some()
+}
+
+/// The first GraphQL WebSocket subprotocol a request asks for.
+fn protocol_of(headers: &HeaderMap) -> Option<WebSocketProtocols> {
     headers
         .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|p| p.trim().parse::<WebSocketProtocols>().is_ok())
-        })
+        .and_then(|v| v.to_str().ok())?
+        .split(',')
+        .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
 }
 
 /// Gives every operation on a WebSocket connection (each subscription event included) a fresh
@@ -212,7 +526,10 @@ impl Extension for FreshSessionsExtension {
                         "the token has expired".to_owned(),
                     ))
                 } else {
-                    Ok(Arc::new(conn.session()))
+                    match conn.still_admitted().await {
+                        Ok(()) => Ok(Arc::new(conn.session())),
+                        Err(e) => Err(e),
+                    }
                 };
                 let mut data = Data::default();
                 data.insert(RequestAuth(auth));
@@ -242,7 +559,8 @@ fn connection<'a>(ctx: &Context<'a>) -> Result<&'a LiveConnection, ApiError> {
 
 /// Turns an organization's events into a subscription: each event goes through `deliver`
 /// with a fresh session (skipped when it yields nothing); the stream ends with an
-/// `UNAUTHENTICATED` error when the token expires.
+/// `UNAUTHENTICATED` error when the token expires, its organization is deleted or its
+/// subject deactivated.
 fn subscription<T, F, Fut>(
     conn: LiveConnection,
     events: TenantEvents,
@@ -266,6 +584,10 @@ where
                         return Some((Err(expired.into()), None));
                     }
                 };
+                // A deleted organization or a deactivated subject ends the subscription.
+                if let Err(e) = conn.still_admitted().await {
+                    return Some((Err(e.into()), None));
+                }
                 let session = Arc::new(conn.session());
                 match deliver(session, event).await {
                     Ok(Some(item)) => return Some((Ok(item), Some((events, conn)))),
@@ -382,6 +704,7 @@ impl Subscription {
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<ObservationRecordedEvent>>>
     {
         let conn = connection(ctx)?.clone();
+        conn.still_admitted().await?;
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let metric = match &metric_key {
             None => None,
@@ -447,6 +770,7 @@ impl Subscription {
         >,
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<CheckInAddedEvent>>> {
         let conn = connection(ctx)?.clone();
+        conn.still_admitted().await?;
         let s = authorized(ctx, Permission::ReadOrgData)?;
         let key_result = key_result_id
             .as_ref()
@@ -512,6 +836,7 @@ impl Subscription {
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<ScorecardStatusChangedEvent>>>
     {
         let conn = connection(ctx)?.clone();
+        conn.still_admitted().await?;
         let s = authorized(ctx, Permission::ReadPeople)?;
         let only = scorecard_id
             .as_ref()

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Simp
 use tandem_domain::Invalid;
 use tandem_domain::access::Permission;
 use tandem_domain::metrics::{self as m, MetricDefinition, MetricKey, MetricPatch, parse_text};
-use tandem_persistence::{Actor, Metric, MetricFilter, MetricVersion};
+use tandem_persistence::{Actor, MAX_SEARCH_CHARS, Metric, MetricFilter, MetricVersion};
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::enums::{Aggregation, Direction, MetricKind, MetricStatus, Perspective, Unit};
@@ -195,6 +195,21 @@ pub struct MetricFilterInput {
     pub search: Option<String>,
 }
 
+/// Refuses a `filter.search` text longer than [`MAX_SEARCH_CHARS`] before it reaches the
+/// database.
+pub(crate) fn check_search(search: Option<&str>) -> Result<(), ApiError> {
+    let length = search.map_or(0, |t| t.chars().count());
+    if length > MAX_SEARCH_CHARS {
+        return Err(ApiError::bad_input(
+            "filter.search",
+            format!(
+                "the search text has {length} characters; at most {MAX_SEARCH_CHARS} are accepted"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Glossary queries.
 #[derive(Default)]
 pub struct MetricQuery;
@@ -216,6 +231,7 @@ impl MetricQuery {
         let page = PageArgs::new(first, after, last, before)
             .page(lim.max_page_size, lim.default_page_size)?;
         let filter = filter.unwrap_or_default();
+        check_search(filter.search.as_deref())?;
         let filter = MetricFilter {
             status: filter.status.map(Into::into),
             perspective: filter.perspective.map(Into::into),

@@ -335,6 +335,7 @@ impl PeopleQuery {
         let page = PageArgs::new(first, after, last, before)
             .page(lim.max_page_size, lim.default_page_size)?;
         let f = filter.unwrap_or_default();
+        crate::metrics::check_search(f.search.as_deref())?;
         let mut filter = PersonFilter {
             active: f.active,
             search: f.search,

@@ -1,12 +1,10 @@
 //! The HTTP server: `/graphql` (GraphQL over HTTP, GraphiQL for browsers, subscriptions over
 //! WebSocket), `/metrics`, `/healthz`, `/readyz`, and the commands that start it.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_graphql_axum::GraphQLProtocol;
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery, State};
@@ -15,10 +13,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use tandem_domain::access::AccessRole;
-use tandem_persistence::{Actor, Store};
+use tandem_persistence::{Actor, Store, TokenStanding};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
-use uuid::Uuid;
 
 use crate::auth::{Caller, Verifier};
 use crate::cli::ServeArgs;
@@ -41,7 +38,7 @@ pub struct AppState {
     rate_limiter: Arc<RateLimiter>,
     max_body_bytes: usize,
     limits: Limits,
-    known_orgs: Arc<RwLock<HashSet<Uuid>>>,
+    live: Arc<crate::live::Live>,
     metrics: Arc<Metrics>,
     metrics_token: Option<Arc<str>>,
 }
@@ -60,7 +57,7 @@ impl AppState {
             rate_limiter,
             max_body_bytes,
             limits,
-            known_orgs: Arc::new(RwLock::new(HashSet::new())),
+            live: Arc::new(crate::live::Live::new(crate::live::LiveSettings::default())),
             metrics: Arc::new(Metrics::new().expect("the metric definitions are static and valid")),
             metrics_token: None,
         }
@@ -85,6 +82,21 @@ impl AppState {
         &self.rate_limiter
     }
 
+    /// WebSocket limits: subscriptions per connection, connections per caller, init timeout.
+    pub fn with_live_settings(mut self, settings: crate::live::LiveSettings) -> Self {
+        self.live = Arc::new(crate::live::Live::new(settings));
+        self
+    }
+
+    pub(crate) fn live(&self) -> &Arc<crate::live::Live> {
+        &self.live
+    }
+
+    /// The largest request body, and WebSocket message, accepted.
+    pub(crate) fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
     /// The store requests run against.
     pub(crate) fn store(&self) -> &Store {
         &self.store
@@ -103,32 +115,37 @@ impl AppState {
         &self.metrics
     }
 
-    /// Verifies the request's token and checks its organization exists.
+    /// Verifies the request's `Authorization` header into a caller (HTTP and export).
     pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let caller = self.verifier.verify_header(header)?;
-        let known = self
-            .known_orgs
-            .read()
-            .map(|set| set.contains(&caller.org_id))
-            .unwrap_or(false);
-        if !known {
-            match self.store.organization(caller.org_id).await? {
-                Some(_) => {
-                    if let Ok(mut set) = self.known_orgs.write() {
-                        set.insert(caller.org_id);
-                    }
-                }
-                None => {
-                    return Err(ApiError::Unauthenticated(
-                        "the token's organization does not exist".to_owned(),
-                    ));
-                }
-            }
+        self.admit(self.verifier.verify_header(header)?).await
+    }
+
+    /// Verifies a bare token into a caller (WebSocket `connection_init`).
+    pub(crate) async fn authenticate_token(&self, token: &str) -> Result<Caller, ApiError> {
+        self.admit(self.verifier.verify(token)?).await
+    }
+
+    /// The one check after the signature, shared by HTTP, export and WebSocket and made on
+    /// every request (and every live event): the organization still exists and the subject is
+    /// not a deactivated person. Nothing is cached, so a deletion or a deactivation takes
+    /// effect at once.
+    pub(crate) async fn admit(&self, caller: Caller) -> Result<Caller, ApiError> {
+        match self
+            .store
+            .token_standing(caller.org_id, &caller.subject)
+            .await?
+        {
+            TokenStanding::Active => Ok(caller),
+            TokenStanding::DeactivatedPerson => Err(ApiError::Unauthenticated(
+                "the token's subject is a deactivated person".to_owned(),
+            )),
+            TokenStanding::UnknownOrganization => Err(ApiError::Unauthenticated(
+                "the token's organization does not exist".to_owned(),
+            )),
         }
-        Ok(caller)
     }
 }
 
@@ -177,21 +194,11 @@ async fn graphql_get(State(state): State<AppState>, request: Request<Body>) -> R
         let raw = RawQuery(parts.uri.query().map(str::to_owned));
         return graphql_http::get(State(state), parts.headers, raw).await;
     }
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-        Ok(p) => p,
-        Err(status) => return status.into_response(),
-    };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(u) => u,
         Err(rejection) => return rejection.into_response(),
     };
-    crate::live::upgrade(
-        upgrade,
-        protocol,
-        state.schema.clone(),
-        state.store.clone(),
-        state.verifier.clone(),
-    )
+    crate::live::upgrade(upgrade, &parts.headers, state)
 }
 
 /// `GET /metrics`: Prometheus metrics, behind a bearer token when one is configured.
@@ -313,7 +320,8 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
         limits,
         args.max_body_bytes,
     )
-    .with_metrics_token(args.metrics_token.clone());
+    .with_metrics_token(args.metrics_token.clone())
+    .with_live_settings(crate::live::LiveSettings::from(args));
     if let Some(url) = args.redis_url.as_deref().filter(|u| !u.is_empty()) {
         let limiter = RateLimiter::redis(url, limits.rate_limit_bucket, limits.rate_limit_restore)
             .await

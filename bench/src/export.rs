@@ -78,8 +78,13 @@ async fn fetch(client: &reqwest::Client, url: &str, token: &str, csv: bool) -> (
         bytes += chunk.len() as u64;
         lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
     }
-    // The CSV header is a line too; no value here holds a line break.
-    let records = if csv { lines.saturating_sub(1) } else { lines };
+    // The CSV header and the closing resume record are lines too; no value here holds a
+    // line break.
+    let records = if csv {
+        lines.saturating_sub(2)
+    } else {
+        lines.saturating_sub(1)
+    };
     (records, bytes, start.elapsed().as_secs_f64())
 }
 

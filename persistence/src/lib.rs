@@ -25,6 +25,7 @@ mod people;
 mod revenue;
 mod scorecard_statuses;
 mod scorecards;
+mod search;
 mod store;
 mod sync;
 
@@ -50,7 +51,7 @@ pub use metrics::{Metric, MetricFilter, MetricVersion};
 pub use mrr_ledger::SegmentRetention;
 pub use observations::{NewObservation, Observation, ObservationFilter, RecordOutcome};
 pub use okrs::{CheckIn, KeyResult, NewKeyResult, NewObjective, Objective};
-pub use organizations::Organization;
+pub use organizations::{Organization, TokenStanding};
 pub use people::{JobRole, Person, PersonFilter, Team};
 pub use revenue::{
     Account, AccountFilter, MovementFilter, NewAccount, NewMovement, RevenueMovement,
@@ -59,5 +60,6 @@ pub use scorecard_statuses::{StatusChange, StatusReading, StatusUpdate};
 pub use scorecards::{
     NewItem, NewScorecard, OrgSettings, Owner, Scorecard, ScorecardItem, ScorecardPatch,
 };
+pub use search::MAX_SEARCH_CHARS;
 pub use store::{Actor, MigrationState, Page, PoolStatus, Slice, Store, Tenant};
 pub use sync::{SyncCursor, SyncSlice, SyncWindow, TOMBSTONE_DATASETS, Tombstone};

@@ -237,7 +237,7 @@ impl Tenant {
             query = query.filter(row::Column::Perspective.eq(perspective.as_str()));
         }
         if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-            let pattern = format!("%{}%", search.to_lowercase());
+            let pattern = crate::search::contains_pattern(search)?;
             let lower = |col: row::Column| Expr::expr(Func::lower(Expr::col(col)));
             query = query.filter(
                 Condition::any()

@@ -1,13 +1,16 @@
 //! Organizations (tenants): created by operators, each seeded with the default journey stages.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use tandem_domain::segments::DEFAULT_JOURNEY_STAGES;
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::entities::{journey_stages, organizations as row};
+use crate::entities::{journey_stages, organizations as row, people};
 use crate::error::StoreResult;
 use crate::store::{Actor, Store, Tenant};
 
@@ -30,6 +33,18 @@ impl From<row::Model> for Organization {
             created_at: m.created_at,
         }
     }
+}
+
+/// Where a token's organization and subject stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStanding {
+    /// The organization exists, and the subject is an active person or not on the roster
+    /// (a service account).
+    Active,
+    /// The organization exists, but the subject is a deactivated person.
+    DeactivatedPerson,
+    /// No such organization (never created, or deleted).
+    UnknownOrganization,
 }
 
 impl Store {
@@ -95,6 +110,34 @@ impl Store {
             .one(self.db())
             .await?
             .map(Into::into))
+    }
+
+    /// Where a token's organization and subject stand, in one statement: checked on every
+    /// request, so a deleted organization or a deactivated person stops being served at once.
+    pub async fn token_standing(&self, org_id: Uuid, subject: &str) -> StoreResult<TokenStanding> {
+        let (o, p) = (Alias::new("o"), Alias::new("p"));
+        let q = Query::select()
+            .column((o.clone(), row::Column::Id))
+            .column((p.clone(), people::Column::Active))
+            .from_as(row::Entity, o.clone())
+            .join_as(
+                JoinType::LeftJoin,
+                people::Entity,
+                p.clone(),
+                Expr::col((p.clone(), people::Column::OrgId))
+                    .equals((o.clone(), row::Column::Id))
+                    .and(Expr::col((p.clone(), people::Column::Subject)).eq(subject)),
+            )
+            .and_where(Expr::col((o, row::Column::Id)).eq(org_id))
+            .to_owned();
+        let Some(found) = self.db().query_one(&q).await? else {
+            return Ok(TokenStanding::UnknownOrganization);
+        };
+        let active: Option<bool> = found.try_get_by_index(1)?;
+        Ok(match active {
+            Some(false) => TokenStanding::DeactivatedPerson,
+            Some(true) | None => TokenStanding::Active,
+        })
     }
 
     /// Whether the database answers and every migration is applied; used by readiness.

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -197,16 +197,7 @@ impl Tenant {
             );
         }
         if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-            // The text is matched literally: `%`, `_` and the escape character itself are
-            // escaped so they do not act as wildcards.
-            let mut escaped = String::with_capacity(search.len() + 2);
-            for c in search.to_lowercase().chars() {
-                if matches!(c, '\\' | '%' | '_') {
-                    escaped.push('\\');
-                }
-                escaped.push(c);
-            }
-            let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+            let pattern = crate::search::contains_pattern(search)?;
             let lower = |col: people::Column| Expr::expr(Func::lower(Expr::col(col)));
             query = query.filter(
                 Condition::any()

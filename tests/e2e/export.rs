@@ -10,7 +10,8 @@ use tandem_tests::TestApp;
 use crate::support::{define_metric, obs, on_both_backends_with, record};
 use crate::sync::no_settle;
 
-/// Fetches an export as `token`; returns status, the resume header and the body.
+/// Fetches an export as `token`; returns status, the resume cursor that ends a complete body
+/// (taken off it) and the rows of the body.
 async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, Option<String>, String) {
     let mut req = app.client().get(app.url(path));
     if let Some(token) = token {
@@ -18,12 +19,35 @@ async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, Option<Str
     }
     let res = req.send().await.expect("request");
     let status = res.status().as_u16();
-    let resume = res
-        .headers()
-        .get("tandem-resume-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    (status, resume, res.text().await.expect("body"))
+    assert!(
+        res.headers().get("tandem-resume-after").is_none(),
+        "no cursor is promised before the body is sent"
+    );
+    let body = res.text().await.expect("body");
+    if status != 200 {
+        return (status, None, body);
+    }
+    let (rows, resume) = split_resume(&body);
+    (status, resume, rows)
+}
+
+/// Splits the closing resume record off an export body: an NDJSON line
+/// `{"_resume_after": cursor}` or a CSV record `#_resume_after,cursor`.
+pub fn split_resume(body: &str) -> (String, Option<String>) {
+    let trimmed = body.trim_end_matches(['\r', '\n']);
+    let (rows, last) = match trimmed.rfind('\n') {
+        Some(i) => (&body[..=i], &trimmed[i + 1..]),
+        None => ("", trimmed),
+    };
+    if let Some(cursor) = last.strip_prefix("#_resume_after,") {
+        return (rows.to_owned(), Some(cursor.to_owned()));
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(last)
+        && let Some(cursor) = v.get("_resume_after").and_then(Value::as_str)
+    {
+        return (rows.to_owned(), Some(cursor.to_owned()));
+    }
+    (body.to_owned(), None)
 }
 
 async fn get_as(app: &TestApp, role: &str, path: &str) -> (u16, Option<String>, String) {
@@ -216,7 +240,7 @@ on_both_backends_with!(
             "/export/observations.ndjson?columns=period_start,value,updated_at",
         )
         .await;
-        let resume = resume.expect("resume header");
+        let resume = resume.expect("resume record");
         assert_eq!(ndjson(&body).len(), 2);
         tokio::time::sleep(Duration::from_millis(20)).await;
         record(

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 use tandem_api::Limits;
+use tandem_api::LiveSettings;
 use tandem_api::auth::{KeySource, Minter, Verifier};
 use tandem_api::server::{AppState, router};
 use tandem_domain::access::AccessRole;
@@ -85,7 +86,21 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Starts a server with the given limits.
 pub async fn spawn_app_with(backend: Backend, limits: Limits, max_body: usize) -> Option<TestApp> {
-    spawn(backend, limits, max_body, None).await
+    spawn(backend, limits, max_body, None, AppOptions::default()).await
+}
+
+/// Settings a test may change besides the limits.
+#[derive(Default)]
+pub struct AppOptions {
+    /// How tokens are checked; HS256 with [`SECRET`] and no issuer or audience when `None`.
+    pub verifier: Option<Verifier>,
+    /// WebSocket limits; the defaults when `None`.
+    pub live: Option<LiveSettings>,
+}
+
+/// Starts a server with default limits and `options`.
+pub async fn spawn_app_with_options(backend: Backend, options: AppOptions) -> Option<TestApp> {
+    spawn(backend, Limits::default(), 8 * 1024 * 1024, None, options).await
 }
 
 /// Starts a server whose `/metrics` requires `Authorization: Bearer <metrics_token>`.
@@ -98,6 +113,7 @@ pub async fn spawn_app_with_metrics_token(
         Limits::default(),
         8 * 1024 * 1024,
         Some(metrics_token.to_owned()),
+        AppOptions::default(),
     )
     .await
 }
@@ -107,6 +123,7 @@ async fn spawn(
     limits: Limits,
     max_body: usize,
     metrics_token: Option<String>,
+    options: AppOptions,
 ) -> Option<TestApp> {
     let (url, dir, pg) = match backend {
         Backend::Sqlite => {
@@ -138,10 +155,13 @@ async fn spawn(
         .create_organization(&Actor("test".into()), "Acme")
         .await
         .expect("create org");
-    let verifier =
-        Verifier::new(&KeySource::Secret(SECRET.to_vec()), None, None).expect("verifier");
-    let state =
-        AppState::new(store.clone(), verifier, limits, max_body).with_metrics_token(metrics_token);
+    let verifier = match options.verifier {
+        Some(verifier) => verifier,
+        None => Verifier::new(&KeySource::Secret(SECRET.to_vec()), None, None).expect("verifier"),
+    };
+    let state = AppState::new(store.clone(), verifier, limits, max_body)
+        .with_metrics_token(metrics_token)
+        .with_live_settings(options.live.unwrap_or_default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
