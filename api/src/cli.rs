@@ -153,6 +153,10 @@ pub struct ServeArgs {
     /// Bearer token `/metrics` requires; open to anyone who reaches the port when unset.
     #[arg(long, env = "TANDEM_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Browser origins allowed to call `/graphql` and `/export/*` from their pages (CORS),
+    /// comma-separated, e.g. `http://localhost:5173,https://app.example.com`; none when unset.
+    #[arg(long, env = "TANDEM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -168,6 +172,7 @@ impl Default for ServeArgs {
             sync_settle_ms: 5_000,
             tombstone_retention_days: 30,
             metrics_token: None,
+            cors_origins: Vec::new(),
         }
     }
 }

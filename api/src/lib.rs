@@ -14,6 +14,7 @@ mod dimensions;
 mod export;
 mod goals;
 mod governance;
+mod graphiql;
 mod graphql;
 mod graphql_http;
 mod incentives;
