@@ -7,6 +7,7 @@ mod client_operations;
 mod dashboards;
 mod dimensions;
 mod export;
+mod frontend;
 mod glossary;
 mod goals;
 mod governance;
