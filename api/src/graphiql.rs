@@ -94,7 +94,10 @@ pub fn page(headers: &str) -> Response<Body> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Accept"));
     res
 }
@@ -169,9 +172,6 @@ mod tests {
             headers_json(Some("abc")),
             "{\n  \"Authorization\": \"Bearer abc\"\n}"
         );
-        assert_eq!(
-            headers_json(None),
-            "{\n  \"Authorization\": \"Bearer \"\n}"
-        );
+        assert_eq!(headers_json(None), "{\n  \"Authorization\": \"Bearer \"\n}");
     }
 }

@@ -61,6 +61,7 @@ fn keys(text: &str, path: &[&str]) -> Vec<String> {
 /// Resolvers that finish at different times: database reads (the glossary, a count, a data
 /// loader) between fields answered at once (`__typename`, the caller).
 const MIXED_ORDER: &str = r#"{
+  zObservations: observations(first: 5) { totalCount }
   zMetrics: metrics(first: 5) {
     zTotal: totalCount
     yPage: pageInfo { hasNextPage }
@@ -94,7 +95,14 @@ on_both_backends!(
             assert!(!text.contains("\"errors\""), "{text}");
             assert_eq!(
                 keys(&text, &["data"]),
-                ["zMetrics", "yType", "xOrganization", "wViewer", "vSegments"],
+                [
+                    "zObservations",
+                    "zMetrics",
+                    "yType",
+                    "xOrganization",
+                    "wViewer",
+                    "vSegments"
+                ],
                 "{text}"
             );
             assert_eq!(
