@@ -63,6 +63,7 @@ pub fn page(headers: &str) -> Response<Body> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tandem GraphiQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{p}/graphiql-3.9.0.min.css">
 <link rel="stylesheet" href="{p}/tandem-graphiql.css">
 </head>
