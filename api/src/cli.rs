@@ -204,6 +204,10 @@ pub struct ServeArgs {
         default_value_t = 10_000
     )]
     pub connection_init_timeout_ms: u64,
+    /// Browser origins allowed to call `/graphql` and `/export/*` from their pages (CORS),
+    /// comma-separated, e.g. `http://localhost:5173,https://app.example.com`; none when unset.
+    #[arg(long, env = "TANDEM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -232,6 +236,7 @@ impl Default for ServeArgs {
             max_subscriptions_per_connection: 100,
             max_connections_per_caller: 20,
             connection_init_timeout_ms: 10_000,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -11,12 +11,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
@@ -214,7 +213,7 @@ pub async fn get(
     let media = negotiate(&headers);
     match Params::from_query_string(&raw) {
         Ok(params) => execute(&state, &headers, params, true, media, started).await,
-        Err(_) if raw.is_empty() && wants_html(&headers) => graphiql().into_response(),
+        Err(_) if raw.is_empty() && wants_html(&headers) => graphiql(&state),
         Err(message) => request_error(&state, StatusCode::BAD_REQUEST, media, &message, started),
     }
 }
@@ -252,14 +251,9 @@ pub async fn post(
     }
 }
 
-fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .title("Tandem GraphiQL")
-            .finish(),
-    )
+/// GraphiQL, served from the binary (see [`crate::graphiql`]).
+fn graphiql(state: &AppState) -> Response<Body> {
+    crate::graphiql::page(state.graphiql_headers())
 }
 
 /// Authenticates, runs the request through the schema, records metrics and shapes the
@@ -313,7 +307,10 @@ async fn execute(
         .metrics()
         .record(name.as_deref(), started.elapsed(), &codes);
 
-    let timed_out = response.errors.iter().any(|e| error_code(e) == Some("TIMEOUT"));
+    let timed_out = response
+        .errors
+        .iter()
+        .any(|e| error_code(e) == Some("TIMEOUT"));
     let status = if info.refused_over_get() {
         StatusCode::METHOD_NOT_ALLOWED
     } else if info.throttled() {

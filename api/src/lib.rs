@@ -15,6 +15,7 @@ mod dimensions;
 mod export;
 mod goals;
 mod governance;
+mod graphiql;
 mod graphql;
 mod graphql_http;
 mod incentives;

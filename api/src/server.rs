@@ -1,5 +1,6 @@
 //! The HTTP server: `/graphql` (GraphQL over HTTP, GraphiQL for browsers, subscriptions over
-//! WebSocket), `/metrics`, `/healthz`, `/readyz`, and the commands that start it.
+//! WebSocket), `/graphiql/*` (GraphiQL's files), `/export/*`, `/metrics`, `/healthz`,
+//! `/readyz`, CORS for the origins an operator lists, and the commands that start it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,12 +9,15 @@ use anyhow::Context as _;
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header,
+};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use tandem_domain::access::AccessRole;
 use tandem_persistence::{Actor, Store, TokenStanding};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
@@ -22,9 +26,9 @@ use crate::cli::ServeArgs;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::graphql::{ApiSchema, Limits, build_schema_with};
-use crate::throttle::RateLimiter;
 use crate::graphql_http;
 use crate::telemetry::Metrics;
+use crate::throttle::RateLimiter;
 
 /// Name of the organization the local mode creates and prints a token for.
 pub const DEMO_ORG_NAME: &str = "Demo";
@@ -41,6 +45,10 @@ pub struct AppState {
     live: Arc<crate::live::Live>,
     metrics: Arc<Metrics>,
     metrics_token: Option<Arc<str>>,
+    /// Browser origins granted cross-origin access to `/graphql` and `/export/*`.
+    cors_origins: Arc<[HeaderValue]>,
+    /// What GraphiQL's header editor starts with.
+    graphiql_headers: Arc<str>,
 }
 
 impl AppState {
@@ -60,7 +68,31 @@ impl AppState {
             live: Arc::new(crate::live::Live::new(crate::live::LiveSettings::default())),
             metrics: Arc::new(Metrics::new().expect("the metric definitions are static and valid")),
             metrics_token: None,
+            cors_origins: Arc::from(Vec::new()),
+            graphiql_headers: Arc::from(crate::graphiql::headers_json(None)),
         }
+    }
+
+    /// Grants the browser origins listed (`scheme://host[:port]`) cross-origin access to
+    /// `/graphql` and `/export/*`; refuses anything that is not such an origin.
+    pub fn with_cors_origins(mut self, origins: &[String]) -> anyhow::Result<Self> {
+        let mut parsed = Vec::new();
+        for origin in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            parsed.push(parse_origin(origin)?);
+        }
+        self.cors_origins = Arc::from(parsed);
+        Ok(self)
+    }
+
+    /// Prefills GraphiQL's header editor with a bearer token (the local mode's demo token).
+    pub fn with_graphiql_token(mut self, token: Option<&str>) -> Self {
+        self.graphiql_headers = Arc::from(crate::graphiql::headers_json(token));
+        self
+    }
+
+    /// What GraphiQL's header editor starts with (JSON text).
+    pub(crate) fn graphiql_headers(&self) -> &str {
+        &self.graphiql_headers
     }
 
     /// Requires `Authorization: Bearer <token>` on `/metrics` (open when never called).
@@ -152,8 +184,10 @@ impl AppState {
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     let max_body = state.max_body_bytes;
-    Router::new()
+    let cors = cors_layer(&state.cors_origins);
+    let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_http::post))
+        .route("/graphiql/{file}", get(crate::graphiql::asset))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -169,7 +203,64 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
         )
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so refusals from the layers inside (such as 413) reach a granted origin too.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// The headers a cross-origin caller may read besides the CORS-safelisted ones: the
+/// rate-limit headers, so a browser app can back off.
+const CORS_EXPOSED_HEADERS: [&str; 4] = [
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+];
+
+/// CORS for the listed origins on `/graphql` and `/export/*` (none when no origin is listed):
+/// `GET`, `POST` and preflight `OPTIONS`, with `Authorization`, `Content-Type` and `Accept`.
+/// Bearer tokens, not cookies, so no credentials mode.
+fn cors_layer(origins: &Arc<[HeaderValue]>) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins = Arc::clone(origins);
+    let allow = AllowOrigin::predicate(move |origin, parts| {
+        let path = parts.uri.path();
+        (path == "/graphql" || path.starts_with("/export/")) && origins.contains(origin)
+    });
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers(CORS_EXPOSED_HEADERS.map(HeaderName::from_static))
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// A browser origin as it appears in an `Origin` header: `http(s)://host[:port]`, no path.
+fn parse_origin(origin: &str) -> anyhow::Result<HeaderValue> {
+    let origin = origin.strip_suffix('/').unwrap_or(origin);
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .filter(|host| !host.is_empty() && !host.contains(['/', '?', '#', '*', ' ']))
+        .with_context(|| {
+            format!(
+                "TANDEM_CORS_ORIGINS: `{origin}` is not an origin; write `http(s)://host[:port]`, \
+                 e.g. `http://localhost:5173`"
+            )
+        })?;
+    HeaderValue::from_str(&format!(
+        "{}{}",
+        &origin[..origin.len() - host.len()],
+        host.to_ascii_lowercase()
+    ))
+    .with_context(|| format!("TANDEM_CORS_ORIGINS: `{origin}` is not a valid header value"))
 }
 
 /// Turns the body-limit layer's bare 413 into a GraphQL-shaped error clients can read.
@@ -309,9 +400,11 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
         events = store.events().kind(),
         "tandem listening"
     );
-    if settings.local_mode {
-        print_local_welcome(settings, &store, addr).await?;
-    }
+    let demo_token = if settings.local_mode {
+        Some(print_local_welcome(settings, &store, addr).await?)
+    } else {
+        None
+    };
     let limits = limits_from(args, settings.local_mode);
     crate::sync::spawn_tombstone_purge(store.clone(), limits.tombstone_retention);
     let mut state = AppState::new(
@@ -321,7 +414,10 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
         args.max_body_bytes,
     )
     .with_metrics_token(args.metrics_token.clone())
-    .with_live_settings(crate::live::LiveSettings::from(args));
+    .with_live_settings(crate::live::LiveSettings::from(args))
+    .with_cors_origins(&args.cors_origins)?
+    // Only a server on a loopback address hands its admin token to GraphiQL pages.
+    .with_graphiql_token(demo_token.as_deref().filter(|_| addr.ip().is_loopback()));
     if let Some(url) = args.redis_url.as_deref().filter(|u| !u.is_empty()) {
         let limiter = RateLimiter::redis(url, limits.rate_limit_bucket, limits.rate_limit_restore)
             .await
@@ -342,12 +438,13 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// In local mode: makes sure the demo organization exists and prints how to use it.
+/// In local mode: makes sure the demo organization exists and prints how to use it; returns
+/// the demo admin token.
 async fn print_local_welcome(
     settings: &Settings,
     store: &Store,
     addr: SocketAddr,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let org = match store.organization_named(DEMO_ORG_NAME).await? {
         Some(org) => org,
         None => {
@@ -370,7 +467,7 @@ async fn print_local_welcome(
     println!();
     println!("{token}");
     println!();
-    Ok(())
+    Ok(token)
 }
 
 async fn shutdown_signal() {

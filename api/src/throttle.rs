@@ -245,7 +245,9 @@ mod tests {
     #[tokio::test]
     async fn a_bucket_admits_until_empty_then_names_the_wait() {
         let limiter = RateLimiter::in_memory(100, 10);
-        assert!(matches!(limiter.charge("a", 60).await, Charge::Admitted(s) if s.currently_available == 40));
+        assert!(
+            matches!(limiter.charge("a", 60).await, Charge::Admitted(s) if s.currently_available == 40)
+        );
         match limiter.charge("a", 60).await {
             Charge::Throttled {
                 status,
@@ -254,12 +256,18 @@ mod tests {
                 assert_eq!(status.currently_available, 40);
                 // 20 points missing at 10 per second: about two seconds.
                 assert!(retry_after <= Duration::from_secs(2), "{retry_after:?}");
-                assert!(retry_after >= Duration::from_millis(1_900), "{retry_after:?}");
+                assert!(
+                    retry_after >= Duration::from_millis(1_900),
+                    "{retry_after:?}"
+                );
             }
             other => panic!("expected a throttle, got {other:?}"),
         }
         // Another caller has a bucket of their own.
-        assert!(matches!(limiter.charge("b", 100).await, Charge::Admitted(_)));
+        assert!(matches!(
+            limiter.charge("b", 100).await,
+            Charge::Admitted(_)
+        ));
     }
 
     #[tokio::test]
@@ -292,12 +300,20 @@ mod tests {
     #[tokio::test]
     async fn a_debt_must_be_restored_before_the_next_request() {
         let limiter = RateLimiter::in_memory(100, 10);
-        assert!(matches!(limiter.charge("a", 150).await, Charge::Admitted(s) if s.currently_available == 0));
+        assert!(
+            matches!(limiter.charge("a", 150).await, Charge::Admitted(s) if s.currently_available == 0)
+        );
         match limiter.charge("a", 1).await {
             // 50 points of debt and 1 point of cost at 10 per second: about 5.1 s.
             Charge::Throttled { retry_after, .. } => {
-                assert!(retry_after >= Duration::from_millis(5_000), "{retry_after:?}");
-                assert!(retry_after <= Duration::from_millis(5_100), "{retry_after:?}");
+                assert!(
+                    retry_after >= Duration::from_millis(5_000),
+                    "{retry_after:?}"
+                );
+                assert!(
+                    retry_after <= Duration::from_millis(5_100),
+                    "{retry_after:?}"
+                );
             }
             other => panic!("expected a throttle, got {other:?}"),
         }

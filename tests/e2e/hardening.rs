@@ -23,7 +23,11 @@ fn limit_of(body: &Value) -> Option<&str> {
 fn fragment_bomb(levels: usize) -> String {
     let mut query = "query { ...F0 }".to_owned();
     for i in 0..levels {
-        query.push_str(&format!(" fragment F{i} on Query {{ ...F{} ...F{} }}", i + 1, i + 1));
+        query.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
     }
     query.push_str(&format!(" fragment F{levels} on Query {{ __typename }}"));
     query
@@ -57,7 +61,11 @@ on_both_backends!(
         let (status, _, body) = post(&app, None, &bomb).await;
         let took = started.elapsed();
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(error_code(&body).as_deref(), Some("BAD_USER_INPUT"), "{body:#}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{body:#}"
+        );
         assert_eq!(limit_of(&body), Some("fragmentSpreads"), "{body:#}");
         assert_eq!(body["errors"][0]["extensions"]["maximum"], 500, "{body:#}");
         assert!(body.get("data").is_none(), "{body:#}");
@@ -110,7 +118,11 @@ on_both_backends!(
                 .expect("healthz");
             assert_eq!(res.status(), StatusCode::OK);
             // Two such requests used to block /healthz for 15 s.
-            assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{:?}",
+                started.elapsed()
+            );
         }
         for attacker in attackers {
             attacker.await.expect("attacker");
@@ -127,11 +139,15 @@ on_both_backends!(
         assert_eq!(limit_of(&body), Some("aliases"), "{body:#}");
         assert_eq!(body["errors"][0]["extensions"]["actual"], 201, "{body:#}");
 
-        let operations: String = (0..11).map(|i| format!("query Q{i} {{ __typename }} ")).collect();
+        let operations: String = (0..11)
+            .map(|i| format!("query Q{i} {{ __typename }} "))
+            .collect();
         let (_, _, body) = post(&app, Some(&member), &operations).await;
         assert_eq!(limit_of(&body), Some("operations"), "{body:#}");
 
-        let roots: String = (0..51).map(|i| format!("m{i}: metrics {{ totalCount }} ")).collect();
+        let roots: String = (0..51)
+            .map(|i| format!("m{i}: metrics {{ totalCount }} "))
+            .collect();
         let (_, _, body) = post(&app, Some(&member), &format!("{{ {roots} }}")).await;
         // Aliases allow 200, root fields 50.
         assert_eq!(limit_of(&body), Some("rootFields"), "{body:#}");
@@ -148,7 +164,11 @@ on_both_backends!(
 
         // A query within every bound runs.
         let ok = app
-            .ok("member", "{ a: metrics { totalCount } b: metrics { totalCount } }", json!({}))
+            .ok(
+                "member",
+                "{ a: metrics { totalCount } b: metrics { totalCount } }",
+                json!({}),
+            )
             .await;
         assert_eq!(ok["a"]["totalCount"], 0);
     }
@@ -162,13 +182,24 @@ on_both_backends!(
         assert!(body.get("errors").is_none(), "{:#}", body["errors"]);
         let types = body["data"]["__schema"]["types"].as_array().expect("types");
         assert!(types.iter().any(|t| t["name"] == "Metric"));
-        assert!(body["extensions"]["cost"]["requestedQueryCost"].as_u64().is_some());
+        assert!(
+            body["extensions"]["cost"]["requestedQueryCost"]
+                .as_u64()
+                .is_some()
+        );
 
         // Without a token, and with public introspection off (the default outside local
         // mode), introspection needs a token.
         let (_, _, body) = post(&app, None, INTROSPECTION).await;
-        assert_eq!(error_code(&body).as_deref(), Some("UNAUTHENTICATED"), "{body:#}");
-        assert!(body.get("data").is_none() || body["data"].is_null(), "{body:#}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{body:#}"
+        );
+        assert!(
+            body.get("data").is_none() || body["data"].is_null(),
+            "{body:#}"
+        );
 
         // Data queries still stop at depth 12 (13 levels here).
         let deep = format!(
@@ -180,7 +211,8 @@ on_both_backends!(
         assert_eq!(limit_of(&body), Some("queryDepth"), "{body:#}");
 
         // Introspection that re-enters whole types again and again is refused.
-        let nested = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+        let nested =
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
         let body = app.gql("member", nested, json!({})).await;
         assert_eq!(limit_of(&body), Some("introspectionNesting"), "{body:#}");
     }
@@ -200,7 +232,11 @@ on_both_backends_with!(
         assert!(body["data"]["__schema"]["queryType"]["name"] == "Query");
         // Data still needs a token.
         let (_, _, body) = post(&app, None, "{ metrics { totalCount } }").await;
-        assert_eq!(error_code(&body).as_deref(), Some("UNAUTHENTICATED"), "{body:#}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{body:#}"
+        );
     }
 );
 
@@ -216,10 +252,18 @@ on_both_backends_with!(
         define_metric(&app, "arr", "FINANCIAL", "SUM").await;
         let cost = |body: &Value| body["extensions"]["cost"]["requestedQueryCost"].as_u64();
         let one = app
-            .gql("member", "{ metrics(first: 1) { nodes { key } } }", json!({}))
+            .gql(
+                "member",
+                "{ metrics(first: 1) { nodes { key } } }",
+                json!({}),
+            )
             .await;
         let many = app
-            .gql("member", "{ metrics(first: 500) { nodes { key } } }", json!({}))
+            .gql(
+                "member",
+                "{ metrics(first: 500) { nodes { key } } }",
+                json!({}),
+            )
             .await;
         assert_eq!(cost(&one), Some(2), "{one:#}");
         assert_eq!(cost(&many), Some(501), "{many:#}");
@@ -260,23 +304,43 @@ on_both_backends_with!(
         let big_query = r#"{ revenueRetention(input: { from: "2016-01-01", to: "2025-12-31", granularity: MONTH, bySegment: true }) { nrr } }"#;
         let big = app.gql("finance", big_query, json!({})).await;
         assert!(big.get("errors").is_none(), "{big:#}");
-        assert!(cost(&big) > cost(&small).map(|c| c * 50), "{big:#} {small:#}");
+        assert!(
+            cost(&big) > cost(&small).map(|c| c * 50),
+            "{big:#} {small:#}"
+        );
 
         // 10,000 aliases of it are refused before anything runs (they once ran 14 s).
         let aliases: String = (0..10_000)
             .map(|i| format!("r{i}: revenueRetention(input: {{ from: \"2016-01-01\", to: \"2025-12-31\", granularity: MONTH, bySegment: true }}) {{ nrr }} "))
             .collect();
-        let (_, _, body) = post(&app, Some(&app.token(&["finance"])), &format!("{{ {aliases} }}")).await;
-        assert_eq!(error_code(&body).as_deref(), Some("BAD_USER_INPUT"), "{body:#}");
+        let (_, _, body) = post(
+            &app,
+            Some(&app.token(&["finance"])),
+            &format!("{{ {aliases} }}"),
+        )
+        .await;
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{body:#}"
+        );
         assert!(body.get("data").is_none(), "{body:#}");
 
         // Within the alias limit, the total cost is what refuses it.
         let priced: String = (0..40)
             .map(|i| format!("r{i}: revenueRetention(input: {{ from: \"2016-01-01\", to: \"2025-12-31\", granularity: MONTH, bySegment: true }}) {{ nrr }} "))
             .collect();
-        let (_, _, body) = post(&app, Some(&app.token(&["finance"])), &format!("{{ {priced} }}")).await;
+        let (_, _, body) = post(
+            &app,
+            Some(&app.token(&["finance"])),
+            &format!("{{ {priced} }}"),
+        )
+        .await;
         assert_eq!(limit_of(&body), Some("queryCost"), "{body:#}");
-        assert_eq!(body["errors"][0]["extensions"]["maximum"], 50_000, "{body:#}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["maximum"], 50_000,
+            "{body:#}"
+        );
     }
 );
 
@@ -304,7 +368,8 @@ on_both_backends_with!(
         assert_eq!(headers["ratelimit-remaining"], left.to_string().as_str());
 
         // A query costing more than is left is refused, with the wait it needs.
-        let costly = "{ metrics(first: 500) { nodes { versions(first: 2) { nodes { version } } } } }";
+        let costly =
+            "{ metrics(first: 500) { nodes { versions(first: 2) { nodes { version } } } } }";
         let (status, headers, body) = post(&app, Some(&revops), costly).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body:#}");
         assert_eq!(error_code(&body).as_deref(), Some("THROTTLED"), "{body:#}");
@@ -332,7 +397,11 @@ on_both_backends_with!(
         let (status, _, body) = post(&app, Some(&revops), mutation).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body:#}");
         let data = app
-            .ok("member", "{ segments { totalCount } metrics { totalCount } }", json!({}))
+            .ok(
+                "member",
+                "{ segments { totalCount } metrics { totalCount } }",
+                json!({}),
+            )
             .await;
         assert_eq!(data["segments"]["totalCount"], 0, "{data:#}");
         assert_eq!(data["metrics"]["totalCount"], 1, "{data:#}");
@@ -356,7 +425,9 @@ on_both_backends_with!(
     8 * 1024 * 1024,
     |app: TestApp| async move {
         // Fifty reads, each waiting on the database: far longer than the limit.
-        let reads: String = (0..50).map(|i| format!("m{i}: metrics {{ totalCount }} ")).collect();
+        let reads: String = (0..50)
+            .map(|i| format!("m{i}: metrics {{ totalCount }} "))
+            .collect();
         let res = app
             .client()
             .post(app.url("/graphql"))
@@ -400,7 +471,9 @@ async fn replicas_share_budgets_through_redis() {
         .expect("verifier");
         let state = tandem_api::server::AppState::new(app.store.clone(), verifier, limits, 1 << 20)
             .with_rate_limiter(std::sync::Arc::new(limiter));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, tandem_api::server::router(state)).await;

@@ -488,9 +488,9 @@ on_both_backends!(
         // An operation over the depth limit is refused on the WebSocket with the same code
         // and details as over HTTP.
         let deep = format!(
-            "{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}",
-            "ofType { ".repeat(10),
-            " }".repeat(10)
+            "{{ goals {{ nodes {{ {} id {} }} }} }}",
+            "parent { ".repeat(10),
+            "} ".repeat(10)
         );
         let over_http = app.gql("bi", &deep, json!({})).await;
         assert_eq!(

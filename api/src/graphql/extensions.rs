@@ -108,7 +108,10 @@ fn throttle_value(status: &ThrottleStatus) -> Value {
     Value::Object(
         [
             ("maximumAvailable", Value::from(status.maximum_available)),
-            ("currentlyAvailable", Value::from(status.currently_available)),
+            (
+                "currentlyAvailable",
+                Value::from(status.currently_available),
+            ),
             ("restoreRate", Value::from(status.restore_rate)),
         ]
         .into_iter()
@@ -125,16 +128,14 @@ impl GateExtension {
         auth: Option<&RequestAuth>,
     ) -> Result<(), ServerError> {
         let limits = ctx.data_opt::<Limits>().copied().unwrap_or_default();
-        let (Some(limiter), Some(caller)) =
-            (ctx.data_opt::<Arc<RateLimiter>>(), budget_key(auth))
+        let (Some(limiter), Some(caller)) = (ctx.data_opt::<Arc<RateLimiter>>(), budget_key(auth))
         else {
             return Ok(());
         };
         if limits.rate_limit_bucket == 0 {
             return Ok(());
         }
-        if let (Some(info), Ok(mut slot)) =
-            (ctx.data_opt::<Arc<OperationInfo>>(), self.info.lock())
+        if let (Some(info), Ok(mut slot)) = (ctx.data_opt::<Arc<OperationInfo>>(), self.info.lock())
         {
             *slot = Some(Arc::clone(info));
         }
@@ -311,34 +312,36 @@ impl Extension for GateExtension {
         let points = self.admission().map_or(1, |a| a.cost);
         // A subscription is charged its cost once, when it starts.
         let mut stream = Some(stream);
-        async_graphql::futures_util::stream::once(async move { limiter.charge(&caller, points).await })
-            .flat_map(move |charge| match charge {
-                Charge::Admitted(_) => stream
-                    .take()
-                    .unwrap_or_else(|| async_graphql::futures_util::stream::empty().boxed()),
-                Charge::Throttled {
-                    status,
-                    retry_after,
-                } => {
-                    let seconds = (retry_after.as_secs_f64().ceil() as u64).max(1);
-                    async_graphql::futures_util::stream::once(async move {
-                        Response::from_errors(vec![coded_error(
-                            &format!(
-                                "the subscription costs {points} points and {} are left; \
+        async_graphql::futures_util::stream::once(
+            async move { limiter.charge(&caller, points).await },
+        )
+        .flat_map(move |charge| match charge {
+            Charge::Admitted(_) => stream
+                .take()
+                .unwrap_or_else(|| async_graphql::futures_util::stream::empty().boxed()),
+            Charge::Throttled {
+                status,
+                retry_after,
+            } => {
+                let seconds = (retry_after.as_secs_f64().ceil() as u64).max(1);
+                async_graphql::futures_util::stream::once(async move {
+                    Response::from_errors(vec![coded_error(
+                        &format!(
+                            "the subscription costs {points} points and {} are left; \
                                  retry after {seconds} s",
-                                status.currently_available
-                            ),
-                            "THROTTLED",
-                            &[
-                                ("retryAfter", Value::from(seconds)),
-                                ("throttleStatus", throttle_value(&status)),
-                            ],
-                        )])
-                    })
-                    .boxed()
-                }
-            })
-            .boxed()
+                            status.currently_available
+                        ),
+                        "THROTTLED",
+                        &[
+                            ("retryAfter", Value::from(seconds)),
+                            ("throttleStatus", throttle_value(&status)),
+                        ],
+                    )])
+                })
+                .boxed()
+            }
+        })
+        .boxed()
     }
 }
 
@@ -399,7 +402,10 @@ impl OperationInfo {
 
     /// Seconds to wait, when the request was refused for lack of budget.
     pub fn retry_after(&self) -> Option<u64> {
-        self.throttle.lock().ok().and_then(|t| t.and_then(|(_, r)| r))
+        self.throttle
+            .lock()
+            .ok()
+            .and_then(|t| t.and_then(|(_, r)| r))
     }
 
     /// Whether the request was refused for lack of budget.

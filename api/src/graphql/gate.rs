@@ -170,7 +170,8 @@ impl Tally {
 
     /// Cost of the set when its enclosing list holds `items` items.
     fn cost(&self, items: u64) -> u64 {
-        self.fixed.saturating_add(items.saturating_mul(self.per_item))
+        self.fixed
+            .saturating_add(items.saturating_mul(self.per_item))
     }
 }
 
@@ -195,14 +196,16 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     /// The value of an argument with variables put in (None when it cannot be known).
     fn value(&self, value: &Value) -> Option<ConstValue> {
-        value.clone().into_const_with(|name: Name| {
-            self.variables
-                .get(&name)
-                .cloned()
-                .or_else(|| self.defaults.get(name.as_str()).map(|v| (*v).clone()))
-                .ok_or(())
-        })
-        .ok()
+        value
+            .clone()
+            .into_const_with(|name: Name| {
+                self.variables
+                    .get(&name)
+                    .cloned()
+                    .or_else(|| self.defaults.get(name.as_str()).map(|v| (*v).clone()))
+                    .ok_or(())
+            })
+            .ok()
     }
 
     fn argument(
@@ -517,8 +520,7 @@ fn periods_between(from: Option<&str>, to: Option<&str>, granularity: Option<&st
         return 1;
     }
     let days = (to - from).num_days().unsigned_abs() + 1;
-    let months = (i64::from(to.year()) - i64::from(from.year())) * 12
-        + i64::from(to.month())
+    let months = (i64::from(to.year()) - i64::from(from.year())) * 12 + i64::from(to.month())
         - i64::from(from.month());
     let months = months.unsigned_abs() + 1;
     match granularity {
@@ -616,12 +618,7 @@ pub fn admit(
     }
     let max_cost = limits.max_cost;
     if admission.cost > max_cost {
-        return Err(Refusal::new(
-            "queryCost",
-            admission.cost,
-            max_cost,
-            "cost",
-        ));
+        return Err(Refusal::new("queryCost", admission.cost, max_cost, "cost"));
     }
     Ok(admission)
 }
@@ -688,7 +685,13 @@ mod tests {
         assert_eq!(p("DAY"), 365);
         assert!(p("QUARTER") >= 4);
         assert!(p("WEEK") >= 52);
-        assert_eq!(periods_between(Some("2026-01-01"), Some("2026-12-31"), None), 1);
-        assert_eq!(periods_between(Some("x"), Some("2026-12-31"), Some("DAY")), 1);
+        assert_eq!(
+            periods_between(Some("2026-01-01"), Some("2026-12-31"), None),
+            1
+        );
+        assert_eq!(
+            periods_between(Some("x"), Some("2026-12-31"), Some("DAY")),
+            1
+        );
     }
 }

@@ -520,8 +520,10 @@ pub const PERSISTED_QUERY_CACHE_ENTRIES: usize = 1000;
 
 /// Builds the schema with its limits and per-caller budgets kept in this process.
 pub fn build_schema(limits: Limits) -> ApiSchema {
-    let limiter =
-        crate::throttle::RateLimiter::in_memory(limits.rate_limit_bucket, limits.rate_limit_restore);
+    let limiter = crate::throttle::RateLimiter::in_memory(
+        limits.rate_limit_bucket,
+        limits.rate_limit_restore,
+    );
     build_schema_with(limits, Arc::new(limiter))
 }
 
