@@ -57,11 +57,33 @@ pub struct ExportParams {
 }
 
 /// An export failure as an HTTP status with a GraphQL-shaped JSON body.
-struct ExportError(StatusCode, ApiError);
+enum ExportError {
+    /// A refusal with its status.
+    Refused(StatusCode, ApiError),
+    /// The caller's budget holds too little: the budget and the seconds to wait.
+    Throttled(crate::throttle::ThrottleStatus, u64),
+}
 
 impl IntoResponse for ExportError {
     fn into_response(self) -> Response {
-        let ExportError(status, err) = self;
+        let (status, err) = match self {
+            ExportError::Refused(status, err) => (status, err),
+            ExportError::Throttled(budget, seconds) => {
+                let body = serde_json::json!({
+                    "errors": [{
+                        "message": format!(
+                            "an export costs {EXPORT_COST} points and {} are left; retry after {seconds} s",
+                            budget.currently_available
+                        ),
+                        "extensions": { "code": "THROTTLED", "retryAfter": seconds }
+                    }]
+                });
+                let mut response =
+                    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+                budget_headers(response.headers_mut(), &budget, Some(seconds));
+                return response;
+            }
+        };
         if let ApiError::Internal(detail) = &err {
             tracing::error!(error = %detail, "export failed");
         }
@@ -95,7 +117,7 @@ impl From<ApiError> for ExportError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ExportError(status, err)
+        ExportError::Refused(status, err)
     }
 }
 
@@ -119,7 +141,7 @@ async fn start(
     params: Result<Query<ExportParams>, QueryRejection>,
 ) -> Result<Response, ExportError> {
     let not_found =
-        |message: String| ExportError(StatusCode::NOT_FOUND, ApiError::NotFound(message));
+        |message: String| ExportError::Refused(StatusCode::NOT_FOUND, ApiError::NotFound(message));
     let (name, format) = match file.rsplit_once('.') {
         Some((name, "csv")) => (name, Format::Csv),
         Some((name, "ndjson")) => (name, Format::Ndjson),
@@ -177,6 +199,7 @@ async fn start(
         until: chrono::Utc::now() - settle,
     };
     let resume = sync_cursor(&SyncCursor::past(window.until));
+    let budget = charge(&state, &session).await?;
     // The first chunk is read before answering, so a failing read is an error status, not a
     // body cut off after its header line.
     let first = session
@@ -212,7 +235,52 @@ async fn start(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
+    if let Some(status) = budget {
+        budget_headers(h, &status, None);
+    }
     Ok(response)
+}
+
+/// Points an export takes from the caller's budget: a bulk read, priced like a page of 100
+/// objects whatever its length (exports are how bulk reads are meant to be made).
+pub const EXPORT_COST: u64 = 100;
+
+/// Charges the caller's budget for an export; refuses with 429 when it holds too little.
+async fn charge(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<crate::throttle::ThrottleStatus>, ExportError> {
+    if state.limits().rate_limit_bucket == 0 {
+        return Ok(None);
+    }
+    let caller = format!("{}:{}", session.caller.org_id, session.caller.subject);
+    match state.rate_limiter().charge(&caller, EXPORT_COST).await {
+        crate::throttle::Charge::Admitted(status) => Ok(Some(status)),
+        crate::throttle::Charge::Throttled {
+            status,
+            retry_after,
+        } => Err(ExportError::Throttled(
+            status,
+            retry_after.as_secs_f64().ceil().max(1.0) as u64,
+        )),
+    }
+}
+
+/// `RateLimit-*` headers, and `Retry-After` when refused.
+fn budget_headers(
+    h: &mut HeaderMap,
+    status: &crate::throttle::ThrottleStatus,
+    retry_after: Option<u64>,
+) {
+    h.insert("ratelimit-limit", HeaderValue::from(status.maximum_available));
+    h.insert(
+        "ratelimit-remaining",
+        HeaderValue::from(status.currently_available),
+    );
+    h.insert("ratelimit-reset", HeaderValue::from(status.seconds_to_full()));
+    if let Some(seconds) = retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
 }
 
 /// The fields a `columns` parameter selects, in the order given; every field when absent.

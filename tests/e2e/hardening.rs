@@ -526,3 +526,32 @@ async fn replicas_share_budgets_through_redis() {
     let (status, _) = remaining(replicas[0], costly).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+on_both_backends_with!(
+    exports_are_charged_to_the_callers_budget,
+    Limits {
+        rate_limit_bucket: 150,
+        rate_limit_restore: 1,
+        ..Limits::default()
+    },
+    8 * 1024 * 1024,
+    |app: TestApp| async move {
+        let bi = app.token(&["bi"]);
+        let get = || {
+            app.client()
+                .get(app.url("/export/observations.csv"))
+                .bearer_auth(&bi)
+                .send()
+        };
+        let res = get().await.expect("export");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["ratelimit-limit"], "150");
+        assert_eq!(res.headers()["ratelimit-remaining"], "50");
+        let _ = res.text().await.expect("body");
+        let res = get().await.expect("export");
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(res.headers().contains_key("retry-after"));
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(error_code(&body).as_deref(), Some("THROTTLED"), "{body:#}");
+    }
+);
