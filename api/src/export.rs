@@ -272,12 +272,18 @@ fn budget_headers(
     status: &crate::throttle::ThrottleStatus,
     retry_after: Option<u64>,
 ) {
-    h.insert("ratelimit-limit", HeaderValue::from(status.maximum_available));
+    h.insert(
+        "ratelimit-limit",
+        HeaderValue::from(status.maximum_available),
+    );
     h.insert(
         "ratelimit-remaining",
         HeaderValue::from(status.currently_available),
     );
-    h.insert("ratelimit-reset", HeaderValue::from(status.seconds_to_full()));
+    h.insert(
+        "ratelimit-reset",
+        HeaderValue::from(status.seconds_to_full()),
+    );
     if let Some(seconds) = retry_after {
         h.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }

@@ -555,3 +555,38 @@ on_both_backends_with!(
         assert_eq!(error_code(&body).as_deref(), Some("THROTTLED"), "{body:#}");
     }
 );
+
+on_both_backends!(
+    syntax_errors_and_enum_typos_read_as_one_line_with_the_fix,
+    |app: TestApp| async move {
+        let body = app
+            .gql("member", "{ metrics(first: 1) { nodes { key } }", json!({}))
+            .await;
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert_eq!(
+            message, "syntax error at line 1, column 38: expected selection",
+            "{body:#}"
+        );
+        assert_eq!(error_code(&body).as_deref(), Some("BAD_USER_INPUT"));
+
+        let body = app
+            .gql(
+                "revops",
+                r#"mutation { defineMetric(input: { key: "x", name: "x", definition: "x",
+                    unit: CURENCY, direction: HIGHER_IS_BETTER, perspective: FINANCIAL,
+                    kind: OUTPUT, aggregation: LAST }) { metric { id } } }"#,
+                json!({}),
+            )
+            .await;
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(message.contains("\"CURENCY\""), "{body:#}");
+        assert!(
+            message.ends_with("valid values: CURRENCY, PERCENT, COUNT, DAYS, RATIO, SCORE"),
+            "{body:#}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "input.unit",
+            "{body:#}"
+        );
+    }
+);

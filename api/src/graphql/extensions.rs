@@ -186,7 +186,10 @@ impl GateExtension {
 #[async_graphql::async_trait::async_trait]
 impl Extension for GateExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let response = next.run(ctx).await;
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            readable(error, &ctx.schema_env.registry);
+        }
         let limits = ctx.data_opt::<Limits>().copied().unwrap_or_default();
         let admission = self.admission();
         let requested = admission.map(|a| a.cost);
@@ -204,10 +207,10 @@ impl Extension for GateExtension {
             }
         }
         let info = self.info.lock().ok().and_then(|i| i.clone());
-        if let (Some(status), Some(info)) = (status, &info) {
-            if !info.throttled() {
-                info.set_throttle(status, None);
-            }
+        if let (Some(status), Some(info)) = (status, &info)
+            && !info.throttled()
+        {
+            info.set_throttle(status, None);
         }
         let status = status.or_else(|| info.and_then(|info| info.throttle_status()));
         let figure = |n: Option<u64>| n.map_or(Value::Null, Value::from);
@@ -342,6 +345,37 @@ impl Extension for GateExtension {
             }
         })
         .boxed()
+    }
+}
+
+/// Rewrites the messages a front-end developer meets most into one readable line: a syntax
+/// error names its line, column and what was expected (not the parser's drawing); a value
+/// that is not in an enumeration lists the values that are.
+fn readable(error: &mut ServerError, registry: &async_graphql::registry::Registry) {
+    if let Some(rest) = error.message.strip_prefix(" --> ") {
+        let position = rest.lines().next().unwrap_or_default().trim().to_owned();
+        let (line, column) = position.split_once(':').unwrap_or((position.as_str(), "?"));
+        let expected = rest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("= "))
+            .unwrap_or("a valid GraphQL document")
+            .to_owned();
+        error.message = format!("syntax error at line {line}, column {column}: {expected}");
+        return;
+    }
+    let Some(enum_name) = error
+        .message
+        .split("enumeration type \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return;
+    };
+    if let Some(async_graphql::registry::MetaType::Enum { enum_values, .. }) =
+        registry.types.get(enum_name)
+    {
+        let values: Vec<&str> = enum_values.keys().map(String::as_str).collect();
+        error.message = format!("{}; valid values: {}", error.message, values.join(", "));
     }
 }
 

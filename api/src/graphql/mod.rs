@@ -120,9 +120,10 @@ pub struct RequestAuth(pub Result<Arc<Session>, ApiError>);
 /// Authentication still to be done: the HTTP layer attaches it, and the gate runs it only
 /// once the document was found affordable and valid, so a hostile document costs no token
 /// check or database read.
-pub struct PendingAuth(
-    std::sync::Mutex<Option<futures::future::BoxFuture<'static, Result<Arc<Session>, ApiError>>>>,
-);
+pub struct PendingAuth(std::sync::Mutex<Option<Authentication>>);
+
+/// The authentication a request still has to run.
+type Authentication = futures::future::BoxFuture<'static, Result<Arc<Session>, ApiError>>;
 
 impl PendingAuth {
     /// Authentication that `future` will perform.
