@@ -96,7 +96,7 @@ fn load_operations() -> Vec<Operation> {
             let names: Vec<String> = parsed.fragments.keys().map(|n| n.to_string()).collect();
             assert_eq!(
                 names,
-                [stem.clone()],
+                std::slice::from_ref(&stem),
                 "{file} must hold exactly the fragment {stem}"
             );
             assert!(
@@ -620,7 +620,7 @@ async fn next_message(
 /// The `n`-th write that makes subscription `name` send an event: each call differs from the
 /// one before, so every call announces something once the subscription is running.
 async fn trigger(app: &TestApp, f: &Fixture, name: &str, n: usize) {
-    let value = if n % 2 == 0 { "1000000" } else { "0" };
+    let value = if n.is_multiple_of(2) { "1000000" } else { "0" };
     match name {
         "ObservationRecorded" | "ScorecardStatusChanged" => {
             // Revenue far above and far below target in turn: the company scorecard's
@@ -639,7 +639,7 @@ async fn trigger(app: &TestApp, f: &Fixture, name: &str, n: usize) {
             app.ok(
                 "admin",
                 r#"mutation($id: ID!, $v: Decimal!) { checkIn(input: { keyResultId: $id, value: $v, confidence: 5 }) { checkIn { id } } }"#,
-                json!({ "id": f.key_result, "v": if n % 2 == 0 { "4" } else { "5" } }),
+                json!({ "id": f.key_result, "v": if n.is_multiple_of(2) { "4" } else { "5" } }),
             )
             .await;
         }
