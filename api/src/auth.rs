@@ -294,4 +294,55 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn the_scheme_is_matched_in_any_case_and_the_token_must_not_be_empty() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc "), Some("abc"));
+        assert_eq!(bearer_token("bEaReR\tabc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+    }
+
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn configured_claims_are_required_aud_may_be_a_list_and_nbf_is_checked() {
+        let org = Uuid::now_v7().to_string();
+        let exp = jsonwebtoken::get_current_timestamp() + 60;
+        let verifier = Verifier::new(
+            &KeySource::Secret(b"s".to_vec()),
+            Some("tandem"),
+            Some("api"),
+        )
+        .unwrap();
+        let check = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({ "sub": "a", "org": org, "exp": exp });
+            for (k, v) in extra.as_object().unwrap() {
+                claims[k] = v.clone();
+            }
+            verifier.verify(&signed(claims))
+        };
+        assert!(check(serde_json::json!({ "iss": "tandem", "aud": "api" })).is_ok());
+        assert!(check(serde_json::json!({ "iss": "tandem", "aud": ["x", "api"] })).is_ok());
+        let missing = check(serde_json::json!({ "aud": "api" })).unwrap_err();
+        assert!(missing.message().contains("`iss`"), "{}", missing.message());
+        assert!(check(serde_json::json!({ "iss": "tandem" })).is_err());
+        assert!(check(serde_json::json!({ "iss": "tandem", "aud": ["x"] })).is_err());
+        let early = check(serde_json::json!({ "iss": "tandem", "aud": "api", "nbf": exp + 600 }))
+            .unwrap_err();
+        assert!(
+            early.message().contains("not valid yet"),
+            "{}",
+            early.message()
+        );
+    }
 }

@@ -18,6 +18,7 @@ fn claims() -> Claims {
         exp: jsonwebtoken::get_current_timestamp() + 600,
         iss: None,
         aud: None,
+        nbf: None,
     }
 }
 

@@ -17,58 +17,12 @@ use uuid::Uuid;
 use crate::people::UPSERT_PERSON;
 use crate::support::{define_metric, obs, record};
 
-/// An RSA key pair made for these tests only (`openssl genrsa 2048`).
-const RSA_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
-MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC/cmXYCFTqvgMw
-Faxs2Qe+T/BOrEEgsC28QxCA1QiZeqg0KW9KnLFICL+KJtup5j7vBJiPrwD5TCAy
-7i432PxksSjiOJ0zCrcMC8oTtdqiT3gxHIEVnQwqMdLom9ZoWnpbKv+7G/c8gRpY
-og/+wSMOlDN14qTkj+76MlGrOLBpD59dgqGWG4OV4DLEwxaxkkO+t5ZUI2+deGeb
-Aq9L3Dkbnv2TUPPRDboqigqOHxbx1aWOAlt7m0fNMGqR5zptE63axk0lZ9Asjmda
-/S3dCOKdKoEaGw/ffstrSKVkgPV4+ayenNtbF/mY9x/QqEq9MDlvnUiJao/McYlV
-jAF1YZTLAgMBAAECggEADmDPGUx25DJlFuVpz7r1A+wJBj+VnJjetnbq9GILhUta
-+p/qBdaC0gAmMn/8m2P5cgYMVy4zioWXHXwZ6IPZYM6VXXgXBlBVswfno1dTFkGV
-q0qSv0bONRUM2/9oOOoiqlouXqUZCmg/zExPmzhyI5Qp0T62V5wfvJau34cgaKNs
-cTLe3Bpatb5uSR/XbHrek+8js/Hn64i+W2wUdHdhMq5pdUAjQjxagFryloieP68l
-VWX8bfHJNW7VA3K2v51xjodheuWppULFn3GjowTJOaprJao1I+PMAsZV8lR0HVW/
-Aru0NA41dX7zK6lMK6RrsZjcdYfNXKAymUsz+87hYQKBgQDniQnRMotu/tWZWCub
-EOpjKPk42sMuY+VOgATvSQBpFHddJRYDYhIrM96TnrK5L1uTgNmpt6iRcU+F+aPP
-U0nrHAAk2oz2lo4iIbip0BUjsLSylDv9J6MAFQ6Nd0KZz8zLC707N/mDKUfYI9b7
-g2d8WdNG7hCkAUh90MHKAOPYuQKBgQDTrPqhoc8uEgp+ZsKFE7CPZ8e+/baZxwLS
-/Egh+OGNI12A00Hh2dWNQye5BETmo00vC6JOUsKYBl6iHBMJnUNNaLLPBsO6igRI
-BWYPGETETzJA8ZGIx2nKXvJiX1Xytn9abFkTTYnxgrMYGtlul3pXCbGO2XBylbcu
-L0sjbhnPowKBgG7BmRafbR+9e4QNL17QKq8gjIdr7m4kjy6MAtBMRYv+pFLESNF5
-emN8Pn6zLZ90TgQzYOvU1Sgt4fKexoOIvhVfoZn/ierzfi5Jn0JsLZCTGP1L955T
-9Z82c22snQli4/5FMVJApnTdrGZyToamBzzu4yhM/VzW2EyHLgxpfJTRAoGAaAVj
-jTaFJ7C582/wO5F3fKGVaWgo6d0AqEpN8FPsE33Dn2ExyRlRdn//704HxgeOEIZ5
-FmBZPHg03RlKybi8sDe5Vz+NxAe7HuF4TAazFH2Oxpdv23WTqV2LY4hSJlpEr1z7
-UR8ToNmHxVq8azqJZmhfF0IHnmewg0O+ewTKLl0CgYEAllTwTeVV/DHnp90Jl1mw
-HzjkNqb4etuppegEf1J38b2VVn1bG9sjmZ5wwx3vjLlGDs9EtVhcqdTMbvpa75/l
-Wv9IODr4TmPWh7EpX34PfCeJ+9PyfTE9qWhpWRkrz2QKAXhCir2JYiFhYkon9IHj
-VqATpdeWLLR7O275cs+X6HA=
------END PRIVATE KEY-----
-";
-const RSA_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAv3Jl2AhU6r4DMBWsbNkH
-vk/wTqxBILAtvEMQgNUImXqoNClvSpyxSAi/iibbqeY+7wSYj68A+UwgMu4uN9j8
-ZLEo4jidMwq3DAvKE7Xaok94MRyBFZ0MKjHS6JvWaFp6Wyr/uxv3PIEaWKIP/sEj
-DpQzdeKk5I/u+jJRqziwaQ+fXYKhlhuDleAyxMMWsZJDvreWVCNvnXhnmwKvS9w5
-G579k1Dz0Q26KooKjh8W8dWljgJbe5tHzTBqkec6bROt2sZNJWfQLI5nWv0t3Qji
-nSqBGhsP337La0ilZID1ePmsnpzbWxf5mPcf0KhKvTA5b51IiWqPzHGJVYwBdWGU
-ywIDAQAB
------END PUBLIC KEY-----
-";
-/// A P-256 key pair made for these tests only (`openssl ecparam -name prime256v1`, PKCS#8).
-const EC_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgovyIySa4iBFcFy4f
-PuvpJfjm6EF6LiJrVnWNspZNyPWhRANCAAQLj7qwUF/cDOZzJmhL7vHQMdPPB+Ca
-4AMmUr/NNwe1HfQnMrn0LsOLGSWJ+JUoV1JuIVfKfRMknZCKjdEMyJRR
------END PRIVATE KEY-----
-";
-const EC_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEC4+6sFBf3AzmcyZoS+7x0DHTzwfg
-muADJlK/zTcHtR30JzK59C7DixklifiVKFdSbiFXyn0TJJ2Qio3RDMiUUQ==
------END PUBLIC KEY-----
-";
+/// Key pairs made for tests only (shared with `api/tests/token_keys.rs`).
+const RSA_PRIVATE: &str = include_str!("../../api/tests/fixtures/rs256-private.pem");
+const RSA_PUBLIC: &str = include_str!("../../api/tests/fixtures/rs256-public.pem");
+const EC_PRIVATE: &str = include_str!("../../api/tests/fixtures/es256-private.pem");
+const EC_PUBLIC: &str = include_str!("../../api/tests/fixtures/es256-public.pem");
+
 const READ: &str = "{ metrics { totalCount } }";
 const OBSERVATIONS: &str = "subscription { observationRecorded { observations { value } } }";
 
