@@ -470,7 +470,13 @@ mod tests {
     #[test]
     fn a_component_without_an_actual_says_so_and_pays_nothing() {
         let c = component("Bookings", Perspective::Financial, dec!(1));
-        let p = payout(eur(dec!(10000)), std::slice::from_ref(&c), &[None], &[], &[]);
+        let p = payout(
+            eur(dec!(10000)),
+            std::slice::from_ref(&c),
+            &[None],
+            &[],
+            &[],
+        );
         assert_eq!(p.lines[0].segment, CurveSegment::NoActual);
         assert_eq!(p.lines[0].amount, dec!(0));
         assert_eq!(

@@ -196,7 +196,13 @@ mod tests {
             Just(Decimal::MIN),
             Just(Decimal::ZERO),
             (any::<i64>(), 0u32..=28).prop_map(|(m, s)| Decimal::new(m, s)),
-            (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                0u32..=28
+            )
                 .prop_map(|(lo, mid, hi, neg, s)| Decimal::from_parts(lo, mid, hi, neg, s)),
         ]
     }

@@ -367,9 +367,7 @@ pub fn balance(items: &[(Perspective, Decimal)], max_share: Decimal) -> Balance 
 /// `part / whole` for `0 <= part <= whole`, whole above zero: exact Decimal division (28
 /// significant digits, as retention ratios), trailing zeros dropped.
 fn ratio(part: Decimal, whole: Decimal) -> Decimal {
-    part.checked_div(whole)
-        .unwrap_or(Decimal::ONE)
-        .normalize()
+    part.checked_div(whole).unwrap_or(Decimal::ONE).normalize()
 }
 
 /// The share of roles whose scorecards are balanced; `None` when there are no roles. Exact
@@ -590,7 +588,11 @@ mod tests {
         let at_limit = balance(&[(Financial, dec!(7)), (Customer, dec!(3))], dec!(0.7));
         assert!(at_limit.balanced, "{:?}", at_limit.reasons);
         let thirds = balance(
-            &[(Financial, dec!(1)), (Customer, dec!(1)), (LearningGrowth, dec!(1))],
+            &[
+                (Financial, dec!(1)),
+                (Customer, dec!(1)),
+                (LearningGrowth, dec!(1)),
+            ],
             dec!(0.7),
         );
         assert_eq!(thirds.shares[0].1, dec!(1) / dec!(3));

@@ -1041,7 +1041,10 @@ on_both_backends!(
             .iter()
             .map(|p| {
                 (
-                    p["target"]["currency"].as_str().expect("currency").to_owned(),
+                    p["target"]["currency"]
+                        .as_str()
+                        .expect("currency")
+                        .to_owned(),
                     p["target"]["amount"].as_str().expect("amount").to_owned(),
                 )
             })
@@ -1060,21 +1063,41 @@ on_both_backends!(
         let list = preview(&app, "finance", &eur).await;
         assert_eq!(people_of(&list), vec!["A", "B", "C"]);
         for st in &list {
-            assert_eq!(st["total"], json!({ "amount": "0.00", "currency": "EUR" }), "{st:#}");
+            assert_eq!(
+                st["total"],
+                json!({ "amount": "0.00", "currency": "EUR" }),
+                "{st:#}"
+            );
             for line in st["lines"].as_array().expect("lines") {
                 assert!(line["actual"].is_null(), "{line:#}");
-                assert_eq!(line["curveSegment"], "no actual recorded for the period", "{line:#}");
+                assert_eq!(
+                    line["curveSegment"], "no actual recorded for the period",
+                    "{line:#}"
+                );
                 assert_eq!(line["amount"]["amount"], "0.00", "{line:#}");
             }
         }
         // Recorded but below the threshold still says so.
-        record(&app, &[("new_arr", "40000"), ("nrr", "100"), ("csat", "80")]).await;
+        record(
+            &app,
+            &[("new_arr", "40000"), ("nrr", "100"), ("csat", "80")],
+        )
+        .await;
         let list = preview(&app, "finance", &eur).await;
-        assert_eq!(list[0]["lines"][0]["curveSegment"], "below the threshold of 0.5");
+        assert_eq!(
+            list[0]["lines"][0]["curveSegment"],
+            "below the threshold of 0.5"
+        );
         assert_eq!(list[0]["lines"][0]["amount"]["amount"], "0.00");
         // At target the exact line amount 7500 is written "7500.00", as the total.
-        record(&app, &[("new_arr", "100000"), ("nrr", "100"), ("csat", "80")]).await;
-        let data = app.ok("finance", &compute_query(), json!({ "id": eur })).await;
+        record(
+            &app,
+            &[("new_arr", "100000"), ("nrr", "100"), ("csat", "80")],
+        )
+        .await;
+        let data = app
+            .ok("finance", &compute_query(), json!({ "id": eur }))
+            .await;
         let st = &data["computePayouts"]["statements"][0];
         assert_eq!(st["lines"][0]["amount"]["amount"], "7500.00", "{st:#}");
         assert_eq!(st["total"]["amount"], "10000.00", "{st:#}");
