@@ -39,14 +39,18 @@ const MAX_TARGET: i64 = 1_000_000_000_000;
 /// An amount of money in one currency.
 #[derive(SimpleObject, Clone)]
 pub struct Money {
-    /// The amount, exact.
-    pub amount: Decimal,
+    /// The amount, exact, written with the currency's minor-unit digits after the point
+    /// ("0.00" and "4500.00" in EUR, "1200" in JPY, "7.000" in BHD); an exact line amount with
+    /// more significant digits keeps them.
+    amount: Decimal,
     /// ISO 4217 currency code.
-    pub currency: String,
+    currency: String,
 }
 
+/// The only way to build a `Money`, so every amount carries its currency's scale.
 impl From<DomainMoney> for Money {
     fn from(m: DomainMoney) -> Self {
+        let m = m.at_minor_scale();
         Money {
             amount: m.amount.into(),
             currency: m.currency.code().to_owned(),
@@ -300,7 +304,7 @@ struct StoredStatement {
 
 /// One component's line on a statement.
 #[derive(Clone)]
-pub struct PayoutLine(StoredLine, String);
+pub struct PayoutLine(StoredLine, pay::Currency);
 
 /// One component's line on a statement: the actual, attainment, curve segment used, gate
 /// applied or not, and the amount.
@@ -357,10 +361,11 @@ impl PayoutLine {
 
     /// The line's amount, exact (the statement total is rounded once).
     async fn amount(&self) -> Money {
-        Money {
-            amount: self.0.amount.into(),
-            currency: self.1.clone(),
+        DomainMoney {
+            amount: self.0.amount,
+            currency: self.1,
         }
+        .into()
     }
 }
 
@@ -445,20 +450,21 @@ impl PayoutStatementObject {
 
     /// Total, rounded once to the currency's minor unit, half away from zero.
     async fn total(&self) -> Money {
-        Money {
-            amount: self.total.into(),
-            currency: self.plan.target.currency.code().to_owned(),
+        DomainMoney {
+            amount: self.total,
+            currency: self.plan.target.currency,
         }
+        .into()
     }
 
     /// Every component's line.
     async fn lines(&self) -> Vec<PayoutLine> {
-        let currency = self.plan.target.currency.code().to_owned();
+        let currency = self.plan.target.currency;
         self.body
             .lines
             .iter()
             .cloned()
-            .map(|l| PayoutLine(l, currency.clone()))
+            .map(|l| PayoutLine(l, currency))
             .collect()
     }
 
@@ -715,18 +721,37 @@ impl IncentiveQuery {
         ))
     }
 
-    /// What every person of a plan would be paid now, computed from current observations and
-    /// not saved (admin, finance, hr).
+    /// What the people of a plan would be paid now, computed from current observations and
+    /// not saved. Admin, finance and hr see everyone's; the person sees their own and their
+    /// managers (at any depth) their reports'; anyone else, or a caller who is neither for
+    /// anybody on the plan, is refused (FORBIDDEN).
     async fn payout_preview(
         &self,
         ctx: &Context<'_>,
         plan_id: ID,
     ) -> ApiResult<Vec<PayoutStatementObject>> {
-        let s = authorized(ctx, Permission::ReadAllPay)?;
+        let s = session(ctx)?;
+        let scope: Option<HashSet<Uuid>> = pay_scope(s).await?.map(|ids| ids.into_iter().collect());
+        let not_theirs = || {
+            ApiError::Forbidden(
+                "a payout preview shows the person and their managers only; no one on this plan \
+                 is you or reports to you"
+                    .to_owned(),
+            )
+        };
+        if scope.as_ref().is_some_and(HashSet::is_empty) {
+            return Err(not_theirs().into());
+        }
         let plan = plan_of(s, &plan_id, "planId").await?;
         let d = details(s, plan.id).await?;
+        let mut people = s.tenant.plan_people(&d).await.map_err(ApiError::from)?;
+        if let Some(visible) = &scope {
+            people.retain(|p| visible.contains(p));
+            if people.is_empty() {
+                return Err(not_theirs().into());
+            }
+        }
         let (total, body) = compute(s, &plan, &d).await?;
-        let people = s.tenant.plan_people(&d).await.map_err(ApiError::from)?;
         Ok(people
             .into_iter()
             .map(|person| PayoutStatementObject {
@@ -907,7 +932,7 @@ impl IncentiveQuery {
             .load_many(team_ids)
             .await
             .map_err(loader_error)?;
-        let currency = plan.target.currency.code().to_owned();
+        let currency = plan.target.currency;
         let sees_individual_pay = s.caller.may(Permission::ReadAllPay);
         let overflow =
             || ApiError::Conflict("the plan's totals are too large to add up exactly".to_owned());
@@ -925,13 +950,17 @@ impl IncentiveQuery {
             Ok(PayTotal {
                 group: name,
                 headcount: i32::try_from(members.len()).unwrap_or(i32::MAX),
-                target: Money {
-                    amount: target.into(),
-                    currency: currency.clone(),
-                },
-                payout: disclosed.then(|| Money {
-                    amount: payout.into(),
-                    currency: currency.clone(),
+                target: DomainMoney {
+                    amount: target,
+                    currency,
+                }
+                .into(),
+                payout: disclosed.then(|| {
+                    DomainMoney {
+                        amount: payout,
+                        currency,
+                    }
+                    .into()
                 }),
             })
         };

@@ -15,6 +15,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::error::Invalid;
 use crate::metrics::Perspective;
 
+/// An ISO 4217 currency, with its minor unit.
+pub use iso_currency::Currency;
+
 /// An amount of money in one ISO 4217 currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money {
@@ -33,10 +36,33 @@ impl Money {
         Ok(Self { amount, currency })
     }
 
+    /// Digits of the currency's minor unit: 2 for EUR (cents), 0 for JPY, 3 for BHD (fils);
+    /// 2 for the few codes without one (such as XAU).
+    pub fn minor_unit_scale(self) -> u32 {
+        self.currency.exponent().map_or(2, u32::from)
+    }
+
+    /// The same amount written with exactly the minor unit's digits after the point ("0" EUR
+    /// is "0.00", "4500.00000000" EUR is "4500.00", 1200 JPY is "1200"), or, for an exact
+    /// amount with more significant digits than that, with just those digits: the value never
+    /// changes, only how it is written.
+    pub fn at_minor_scale(self) -> Money {
+        let dp = self.minor_unit_scale();
+        let mut amount = self.amount.normalize();
+        if amount.scale() < dp {
+            // Cannot fail to keep the value; at most it stops short of `dp` for 28-digit values.
+            amount.rescale(dp);
+        }
+        Money {
+            amount,
+            currency: self.currency,
+        }
+    }
+
     /// The amount rounded half away from zero to the currency's minor unit (cents for EUR,
     /// none for JPY, mils for KWD).
     pub fn rounded(self) -> Money {
-        let dp = self.currency.exponent().map_or(2, u32::from);
+        let dp = self.minor_unit_scale();
         Money {
             amount: self
                 .amount
@@ -66,6 +92,8 @@ pub struct Curve {
 /// Which part of a curve a payout came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CurveSegment {
+    /// No actual for the component's metric in the period: nothing paid.
+    NoActual,
     /// Below the threshold: nothing paid.
     BelowThreshold,
     /// Between the threshold and the first point: the first point's payout.
@@ -85,6 +113,7 @@ impl CurveSegment {
     /// A short description for statements.
     pub fn describe(&self, curve: &Curve) -> String {
         match self {
+            CurveSegment::NoActual => "no actual recorded for the period".to_owned(),
             CurveSegment::BelowThreshold => {
                 format!("below the threshold of {}", curve.threshold.normalize())
             }
@@ -345,7 +374,7 @@ pub fn payout(
         };
         let (curve_payout, segment) = match attainment {
             Some(a) => component.curve.payout(*a),
-            None => (Decimal::ZERO, CurveSegment::BelowThreshold),
+            None => (Decimal::ZERO, CurveSegment::NoActual),
         };
         let (payout, gate_applied) = match limit {
             Some(factor)
@@ -436,6 +465,46 @@ mod tests {
         );
         assert_eq!(p.lines[0].segment, CurveSegment::BelowThreshold);
         assert_eq!(p.total.amount, dec!(0));
+    }
+
+    #[test]
+    fn a_component_without_an_actual_says_so_and_pays_nothing() {
+        let c = component("Bookings", Perspective::Financial, dec!(1));
+        let p = payout(
+            eur(dec!(10000)),
+            std::slice::from_ref(&c),
+            &[None],
+            &[],
+            &[],
+        );
+        assert_eq!(p.lines[0].segment, CurveSegment::NoActual);
+        assert_eq!(p.lines[0].amount, dec!(0));
+        assert_eq!(
+            p.lines[0].segment.describe(&c.curve),
+            "no actual recorded for the period"
+        );
+    }
+
+    #[test]
+    fn money_is_written_at_its_currency_minor_unit_scale() {
+        let at = |amount: Decimal, code: &str| {
+            Money::parse(amount, code)
+                .unwrap()
+                .at_minor_scale()
+                .amount
+                .to_string()
+        };
+        assert_eq!(at(dec!(0), "EUR"), "0.00");
+        assert_eq!(at(dec!(4500.00000000), "EUR"), "4500.00");
+        assert_eq!(at(dec!(12.5), "EUR"), "12.50");
+        assert_eq!(at(dec!(1200), "JPY"), "1200");
+        assert_eq!(at(dec!(1200.000), "JPY"), "1200");
+        assert_eq!(at(dec!(7), "BHD"), "7.000");
+        // Exact amounts keep their digits: nothing is rounded away.
+        assert_eq!(at(dec!(33.3333333333), "EUR"), "33.3333333333");
+        assert_eq!(at(dec!(0.5), "JPY"), "0.5");
+        let big = Money::parse(Decimal::MAX, "EUR").unwrap().at_minor_scale();
+        assert_eq!(big.amount, Decimal::MAX);
     }
 
     #[test]

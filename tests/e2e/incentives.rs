@@ -577,7 +577,7 @@ on_both_backends!(
 // ---------------------------------------------------------------------------------------------
 
 on_both_backends!(
-    only_admin_finance_and_hr_preview_payouts,
+    payout_previews_show_the_person_and_their_managers_and_refuse_everyone_else,
     |app: TestApp| async move {
         setup(&app).await;
         let plan = define(&app, "finance", ae_plan()).await;
@@ -588,9 +588,58 @@ on_both_backends!(
         .await;
         for role in ["admin", "finance", "hr"] {
             let list = preview(&app, role, &plan).await;
-            assert_eq!(list.len(), 3, "{role}");
+            assert_eq!(people_of(&list), vec!["A", "B", "C"], "{role}");
         }
-        for role in ["executive", "revops", "manager", "member", "bi", "hr_sync"] {
+        let preview_as = |sub: &'static str, role: &'static str| {
+            let app = &app;
+            let plan = plan.clone();
+            async move { as_person(app, sub, role, &preview_query(), json!({ "id": plan })).await }
+        };
+        let people = |body: &Value| -> Vec<String> {
+            assert!(body.get("errors").is_none(), "{body:#}");
+            people_of(body["data"]["payoutPreview"].as_array().expect("list"))
+        };
+        // The person sees their own preview (Ana and Cy are on the plan).
+        assert_eq!(people(&preview_as("ana", "member").await), vec!["A"]);
+        assert_eq!(people(&preview_as("cy", "member").await), vec!["C"]);
+        // Mia manages Ana and Ben (and Dee, who left and is not on the plan): theirs only.
+        assert_eq!(people(&preview_as("mia", "manager").await), vec!["A", "B"]);
+        let ana = preview_as("mia", "manager").await;
+        let first = &ana["data"]["payoutPreview"][0];
+        assert_money(&first["total"], "10000.00", "EUR");
+        // A manager two levels up sees them too: Gus now manages Mia.
+        app.ok(
+            "hr_sync",
+            SYNC,
+            json!({ "input": { "people": [
+                { "externalId": "G", "name": "Gus", "subject": "gus", "teamExternalId": "T-SALES" },
+                { "externalId": "M", "name": "Mia", "subject": "mia", "managerExternalId": "G", "teamExternalId": "T-SALES" }
+            ] } }),
+        )
+        .await;
+        assert_eq!(people(&preview_as("gus", "manager").await), vec!["A", "B"]);
+        // Ana's peer Ben does not see Ana's; Sam is on no plan and manages nobody; Mia holds
+        // no role of the plan and previews only her reports.
+        assert_eq!(people(&preview_as("ben", "member").await), vec!["B"]);
+        for (sub, role) in [("sam", "member"), ("sam", "manager"), ("nobody", "manager")] {
+            let body = preview_as(sub, role).await;
+            assert_eq!(
+                error_code(&body).as_deref(),
+                Some("FORBIDDEN"),
+                "{sub}/{role}: {body:#}"
+            );
+        }
+        // Roles that never see individual pay are refused, whoever they are.
+        for role in ["bi", "hr_sync"] {
+            let body = preview_as("ana", role).await;
+            assert_eq!(
+                error_code(&body).as_deref(),
+                Some("FORBIDDEN"),
+                "{role}: {body:#}"
+            );
+        }
+        // Callers not on the roster (no person behind the token) see nobody's pay.
+        for role in ["executive", "revops", "manager", "member"] {
             let body = app.gql(role, &preview_query(), json!({ "id": plan })).await;
             assert_eq!(
                 error_code(&body).as_deref(),
@@ -598,16 +647,6 @@ on_both_backends!(
                 "{role}: {body:#}"
             );
         }
-        // A person of the plan may not preview either (their own pay is a locked statement).
-        let body = as_person(
-            &app,
-            "ana",
-            "member",
-            &preview_query(),
-            json!({ "id": plan }),
-        )
-        .await;
-        assert_eq!(error_code(&body).as_deref(), Some("FORBIDDEN"), "{body:#}");
     }
 );
 
@@ -974,6 +1013,98 @@ on_both_backends!(
         assert_money(&list[0]["lines"][0]["amount"], "500.5", "JPY");
         assert_money(&list[0]["total"], "501", "JPY");
         assert_minor_unit(&list[0]["total"]["amount"], 0);
+    }
+);
+
+on_both_backends!(
+    money_is_written_at_its_currency_scale_and_a_component_without_data_says_no_actual,
+    |app: TestApp| async move {
+        setup(&app).await;
+        // Targets written with too few or too many digits come back at the currency's scale.
+        let mut eur = ae_plan();
+        eur["target"] = json!({ "amount": "10000", "currency": "EUR" });
+        let eur = define(&app, "finance", eur).await;
+        let mut yen = ae_plan();
+        yen["name"] = json!("AE Q2 2026 (JPY)");
+        yen["periodStart"] = json!("2026-04-01");
+        yen["target"] = json!({ "amount": "1200.000", "currency": "JPY" });
+        define(&app, "finance", yen).await;
+        let mut dinar = ae_plan();
+        dinar["name"] = json!("AE Q3 2026 (BHD)");
+        dinar["periodStart"] = json!("2026-07-01");
+        dinar["target"] = json!({ "amount": "7", "currency": "BHD" });
+        define(&app, "finance", dinar).await;
+        let plans = app.ok("finance", PLANS, json!({})).await;
+        let mut targets: Vec<(String, String)> = plans["incentivePlans"]["nodes"]
+            .as_array()
+            .expect("plans")
+            .iter()
+            .map(|p| {
+                (
+                    p["target"]["currency"]
+                        .as_str()
+                        .expect("currency")
+                        .to_owned(),
+                    p["target"]["amount"].as_str().expect("amount").to_owned(),
+                )
+            })
+            .collect();
+        targets.sort();
+        assert_eq!(
+            targets,
+            vec![
+                ("BHD".to_owned(), "7.000".to_owned()),
+                ("EUR".to_owned(), "10000.00".to_owned()),
+                ("JPY".to_owned(), "1200".to_owned()),
+            ]
+        );
+
+        // Nothing recorded yet: every line says there is no actual and pays "0.00".
+        let list = preview(&app, "finance", &eur).await;
+        assert_eq!(people_of(&list), vec!["A", "B", "C"]);
+        for st in &list {
+            assert_eq!(
+                st["total"],
+                json!({ "amount": "0.00", "currency": "EUR" }),
+                "{st:#}"
+            );
+            for line in st["lines"].as_array().expect("lines") {
+                assert!(line["actual"].is_null(), "{line:#}");
+                assert_eq!(
+                    line["curveSegment"], "no actual recorded for the period",
+                    "{line:#}"
+                );
+                assert_eq!(line["amount"]["amount"], "0.00", "{line:#}");
+            }
+        }
+        // Recorded but below the threshold still says so.
+        record(
+            &app,
+            &[("new_arr", "40000"), ("nrr", "100"), ("csat", "80")],
+        )
+        .await;
+        let list = preview(&app, "finance", &eur).await;
+        assert_eq!(
+            list[0]["lines"][0]["curveSegment"],
+            "below the threshold of 0.5"
+        );
+        assert_eq!(list[0]["lines"][0]["amount"]["amount"], "0.00");
+        // At target the exact line amount 7500 is written "7500.00", as the total.
+        record(
+            &app,
+            &[("new_arr", "100000"), ("nrr", "100"), ("csat", "80")],
+        )
+        .await;
+        let data = app
+            .ok("finance", &compute_query(), json!({ "id": eur }))
+            .await;
+        let st = &data["computePayouts"]["statements"][0];
+        assert_eq!(st["lines"][0]["amount"]["amount"], "7500.00", "{st:#}");
+        assert_eq!(st["total"]["amount"], "10000.00", "{st:#}");
+        let totals = app.ok("finance", TOTALS, json!({ "id": eur })).await;
+        let overall = &totals["planTotals"]["overall"];
+        assert_eq!(overall["target"]["amount"], "30000.00", "{overall:#}");
+        assert_eq!(overall["payout"]["amount"], "30000.00", "{overall:#}");
     }
 );
 

@@ -1074,6 +1074,23 @@ on_both_backends!(
         let body = app.ok("admin", CHECK_IN, check("26")).await;
         assert_eq!(body["checkIn"]["keyResult"]["progress"], "0.25");
 
+        // A span wider than Decimal's range (target - baseline overflows): still exact at the
+        // ends and halfway in the middle.
+        let wide = mk_kr(
+            &app,
+            json!({ "objectiveId": o, "title": "Wide", "baseline": "-40000000000000000000000000000", "target": "40000000000000000000000000000" }),
+        )
+        .await;
+        let check = |value: &str| json!({ "input": { "keyResultId": wide, "value": value, "confidence": 5 } });
+        for (value, progress) in [
+            ("40000000000000000000000000000", "1"),
+            ("-40000000000000000000000000000", "0"),
+            ("0", "0.5"),
+        ] {
+            let body = app.ok("admin", CHECK_IN, check(value)).await;
+            assert_eq!(body["checkIn"]["keyResult"]["progress"], progress, "{value}: {body:#}");
+        }
+
         // updateKeyResult: baseline, target, weight, title.
         let updated = app
             .ok(

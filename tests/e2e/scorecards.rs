@@ -1096,6 +1096,23 @@ on_both_backends!(
         .await;
         assert_eq!(balance(&app, &at_max).await["balanced"], true);
 
+        // A hair above 70% (0.7000004 rounds to 0.7 at six places) is above: shares are exact.
+        let hair = card(
+            "A hair above",
+            vec![
+                item("revenue", "0.7000004", "1", "1", "1"),
+                item("nps", "0.2999996", "1", "1", "1"),
+            ],
+        )
+        .await;
+        let b = balance(&app, &hair).await;
+        assert_eq!(b["balanced"], false, "{b:#}");
+        assert_eq!(
+            b["reasons"],
+            json!(["FINANCIAL holds 70.00004% of the weight, above the maximum of 70%"])
+        );
+        assert_eq!(b["perspectiveShares"][0]["share"], "0.7000004", "{b:#}");
+
         let no_customer = card(
             "No customer",
             vec![
