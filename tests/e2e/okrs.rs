@@ -1088,7 +1088,10 @@ on_both_backends!(
             ("0", "0.5"),
         ] {
             let body = app.ok("admin", CHECK_IN, check(value)).await;
-            assert_eq!(body["checkIn"]["keyResult"]["progress"], progress, "{value}: {body:#}");
+            assert_eq!(
+                body["checkIn"]["keyResult"]["progress"], progress,
+                "{value}: {body:#}"
+            );
         }
 
         // updateKeyResult: baseline, target, weight, title.

@@ -1306,11 +1306,11 @@ on_both_backends!(
         )
         .await;
         // Three active roles; AE and CSM are balanced; SDR has no KPIs; Legacy is inactive
-        // and not counted although unbalanced. 2 / 3 = 0.666667.
+        // and not counted although unbalanced. 2 / 3, exact: 0.6666666666666666666666666667.
         let r = app.ok("bi", ROLE_BALANCE, json!({})).await["roleBalance"].clone();
         assert_eq!(
             r,
-            json!({ "roleCount": 3, "balancedCount": 2, "balancedShare": "0.666667",
+            json!({ "roleCount": 3, "balancedCount": 2, "balancedShare": "0.6666666666666666666666666667",
                     "unbalancedRoles": { "totalCount": 1, "nodes": [
                         { "role": { "key": "sdr" }, "reasons": ["no KPI assignment"] }
                     ] } })
@@ -1324,7 +1324,7 @@ on_both_backends!(
         )
         .await;
         let r = app.ok("member", ROLE_BALANCE, json!({})).await["roleBalance"].clone();
-        assert_eq!(r["balancedShare"], "0.666667");
+        assert_eq!(r["balancedShare"], "0.6666666666666666666666666667");
         assert_eq!(
             r["unbalancedRoles"]["nodes"],
             json!([{ "role": { "key": "sdr" }, "reasons": [
@@ -1344,7 +1344,7 @@ on_both_backends!(
         .await;
         let r = app.ok("member", ROLE_BALANCE, json!({})).await["roleBalance"].clone();
         assert_eq!(r["balancedCount"], 1);
-        assert_eq!(r["balancedShare"], "0.333333");
+        assert_eq!(r["balancedShare"], "0.3333333333333333333333333333");
         let keys: Vec<&str> = r["unbalancedRoles"]["nodes"]
             .as_array()
             .unwrap()
