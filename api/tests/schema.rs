@@ -24,7 +24,11 @@ fn checked_in_schema_matches_the_served_schema() {
 
 #[tokio::test]
 async fn every_type_and_field_has_a_description() {
-    let schema = build_schema(Limits::default());
+    // Run in-process without a token: introspection must be open to callers without one.
+    let schema = build_schema(Limits {
+        public_introspection: true,
+        ..Limits::default()
+    });
     let query = r#"{ __schema { types { name kind description
         fields(includeDeprecated: true) { name description args { name description } }
         inputFields { name description }
