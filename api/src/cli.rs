@@ -130,7 +130,7 @@ pub struct ServeArgs {
     pub max_query_depth: usize,
     /// Highest query cost accepted: objects a response can hold (a connection counts its
     /// page size per item) plus the price of computed reports.
-    #[arg(long, env = "TANDEM_MAX_QUERY_COST", default_value_t = 50_000)]
+    #[arg(long, env = "TANDEM_MAX_QUERY_COST", default_value_t = 5_000_000)]
     pub max_query_cost: u64,
     /// Most fields in one document once its fragments are expanded.
     #[arg(long, env = "TANDEM_MAX_QUERY_FIELDS", default_value_t = 2_000)]
@@ -215,7 +215,7 @@ impl Default for ServeArgs {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_query_depth: 12,
-            max_query_cost: 50_000,
+            max_query_cost: 5_000_000,
             max_query_fields: 2_000,
             max_fragment_spreads: 500,
             max_aliases: 200,

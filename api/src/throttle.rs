@@ -1,9 +1,10 @@
 //! Per-caller budgets: a leaky bucket per token subject within its organization, charged each
 //! request's calculated cost (the model Shopify publishes). The bucket holds at most
 //! `capacity` points and refills `restore` points per second; a request whose cost is more
-//! than what is left is refused with the time to wait. A request costing more than a whole
-//! bucket runs when the bucket is full and leaves it in debt (below zero) until the points
-//! are restored, so large queries stay possible but rare. Buckets live in the process, or in
+//! than what is left runs all the same while the bucket is not empty, and leaves it in debt
+//! (below zero); a bucket in debt refuses every request, with the time to wait, until the
+//! points are restored. Large queries stay possible but rare, and since the unused part of
+//! a charge is given back, the debt follows what requests really cost. Buckets live in the process, or in
 //! Redis (one atomic script per charge) so every replica shares them.
 //!
 //! Points are kept as thousandths and time as milliseconds, so refills are exact integers.
@@ -89,7 +90,7 @@ local a = tonumber(v[1]) or cap
 local last = tonumber(v[2]) or now
 if now > last then a = math.min(cap, a + (now - last) * rate) end
 local ok = 0
-if cost <= a or a >= cap then
+if cost <= a or a > 0 then
   a = math.min(cap, a - cost)
   ok = 1
 end
@@ -150,8 +151,8 @@ impl RateLimiter {
         if admitted {
             Charge::Admitted(status)
         } else {
-            // Enough for the cost, or a full bucket for a cost above its size.
-            let needed = i128::from(cost_milli.min(self.capacity.saturating_mul(MILLI)));
+            // A bucket out of debt admits the next request: wait until it holds a point.
+            let needed = i128::from(cost_milli.min(MILLI));
             let missing = u64::try_from(needed - i128::from(available)).unwrap_or(0);
             // restore points/s = restore milli-points/ms.
             let wait_ms = missing.div_ceil(self.restore);
@@ -227,10 +228,10 @@ fn refilled(bucket: &Bucket, now: Instant, restore: u64, capacity: i64) -> i64 {
     bucket.available.saturating_add(gained).min(capacity)
 }
 
-/// Takes `cost` from `available` when it is there or the bucket is full (then it may go
+/// Takes `cost` from `available` when it is there or the bucket is not empty (then it may go
 /// into debt); a negative cost always gives back, up to the bucket's size.
 fn take(available: i64, cost: i128, capacity: i64) -> (bool, i64) {
-    if cost <= i128::from(available) || available >= capacity {
+    if cost <= i128::from(available) || available > 0 {
         let left = (i128::from(available) - cost).min(i128::from(capacity));
         (true, i64::try_from(left).unwrap_or(i64::MIN))
     } else {
@@ -292,9 +293,12 @@ mod tests {
         assert_eq!(refilled(&bucket, later, 1_000, 100_000), 100_000);
         assert_eq!(take(5_000, 6_000, 100_000), (false, 5_000));
         assert_eq!(take(5_000, -200_000, 100_000), (true, 100_000));
-        // A cost above the bucket's size runs on a full bucket and leaves a debt.
+        // A cost above what is left runs while the bucket is not empty and leaves a debt.
         assert_eq!(take(100_000, 150_000, 100_000), (true, -50_000));
-        assert_eq!(take(99_999, 150_000, 100_000), (false, 99_999));
+        assert_eq!(take(1, 150_000, 100_000), (true, -149_999));
+        // In debt, or empty, nothing runs.
+        assert_eq!(take(0, 1_000, 100_000), (false, 0));
+        assert_eq!(take(-5, 1_000, 100_000), (false, -5));
     }
 
     #[tokio::test]

@@ -69,7 +69,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_cost: 50_000,
+            max_cost: 5_000_000,
             max_fields: 2_000,
             max_fragment_spreads: 500,
             max_aliases: 200,
