@@ -90,7 +90,7 @@ local a = tonumber(v[1]) or cap
 local last = tonumber(v[2]) or now
 if now > last then a = math.min(cap, a + (now - last) * rate) end
 local ok = 0
-if cost <= a or a > 0 then
+if cost <= 0 or cost <= a or a > 0 then
   a = math.min(cap, a - cost)
   ok = 1
 end
@@ -231,7 +231,7 @@ fn refilled(bucket: &Bucket, now: Instant, restore: u64, capacity: i64) -> i64 {
 /// Takes `cost` from `available` when it is there or the bucket is not empty (then it may go
 /// into debt); a negative cost always gives back, up to the bucket's size.
 fn take(available: i64, cost: i128, capacity: i64) -> (bool, i64) {
-    if cost <= i128::from(available) || available > 0 {
+    if cost <= 0 || cost <= i128::from(available) || available > 0 {
         let left = (i128::from(available) - cost).min(i128::from(capacity));
         (true, i64::try_from(left).unwrap_or(i64::MIN))
     } else {
@@ -244,21 +244,28 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_bucket_admits_until_empty_then_names_the_wait() {
+    async fn a_bucket_admits_until_in_debt_then_names_the_wait() {
         let limiter = RateLimiter::in_memory(100, 10);
         assert!(
             matches!(limiter.charge("a", 60).await, Charge::Admitted(s) if s.currently_available == 40)
         );
-        match limiter.charge("a", 60).await {
+        // 40 left: a cost of 60 still runs, and leaves 20 points of debt.
+        assert!(
+            matches!(limiter.charge("a", 60).await, Charge::Admitted(s) if s.currently_available == 0)
+        );
+        match limiter.charge("a", 1).await {
             Charge::Throttled {
                 status,
                 retry_after,
             } => {
-                assert_eq!(status.currently_available, 40);
-                // 20 points missing at 10 per second: about two seconds.
-                assert!(retry_after <= Duration::from_secs(2), "{retry_after:?}");
+                assert_eq!(status.currently_available, 0);
+                // 20 points of debt and one to hold, at 10 per second: about 2.1 seconds.
                 assert!(
-                    retry_after >= Duration::from_millis(1_900),
+                    retry_after <= Duration::from_millis(2_100),
+                    "{retry_after:?}"
+                );
+                assert!(
+                    retry_after >= Duration::from_millis(2_000),
                     "{retry_after:?}"
                 );
             }
@@ -291,8 +298,9 @@ mod tests {
         // 10 points a second = 10 thousandths a millisecond.
         assert_eq!(refilled(&bucket, later, 10, 100_000), 15_000);
         assert_eq!(refilled(&bucket, later, 1_000, 100_000), 100_000);
-        assert_eq!(take(5_000, 6_000, 100_000), (false, 5_000));
         assert_eq!(take(5_000, -200_000, 100_000), (true, 100_000));
+        // Refunds apply in debt too.
+        assert_eq!(take(-50_000, -20_000, 100_000), (true, -30_000));
         // A cost above what is left runs while the bucket is not empty and leaves a debt.
         assert_eq!(take(100_000, 150_000, 100_000), (true, -50_000));
         assert_eq!(take(1, 150_000, 100_000), (true, -149_999));

@@ -97,9 +97,10 @@ on_both_backends!(
             "statements grew with rows: {few_statements} for {few_rows} rows, {many_statements} for {many_rows} rows"
         );
         assert_eq!(few_metric_statements, many_metric_statements);
-        // Count and page, then one batch per relation (metric, versions, segment, stage).
-        assert_eq!(many_statements, 6, "observations query");
-        // Count and page, then one batch of versions.
-        assert_eq!(many_metric_statements, 3, "metrics query");
+        // The caller's standing (organization and subject, read once per request), count and
+        // page, then one batch per relation (metric, versions, segment, stage).
+        assert_eq!(many_statements, 7, "observations query");
+        // Standing, count and page, then one batch of versions.
+        assert_eq!(many_metric_statements, 4, "metrics query");
     }
 );
